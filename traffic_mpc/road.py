@@ -205,6 +205,38 @@ class Road:
         )
         return road
 
+    def to_toml(self) -> str:
+        """The road as TOML text that :meth:`from_dict` reads back to an equal road."""
+
+        def points(array: np.ndarray) -> str:
+            return "[" + ", ".join(f"[{x:.3f}, {y:.3f}]" for x, y in array) + "]"
+
+        lines = [
+            f"name = {_toml_string(self.name)}",
+            f"title = {_toml_string(self.title)}",
+            f"length = {self.length:.3f}",
+            f"dt = {self.dt}",
+            "",
+            "[valid]",
+            f"x_min = {self.valid_x[0]:.3f}",
+            f"x_max = {self.valid_x[1]:.3f}",
+            "",
+            "[ngsim]",
+            f"location = {_toml_string(self.ngsim_location)}",
+            f"smoothing_window = {self.smoothing_window}",
+            f"excluded_vehicles = {sorted(self.excluded_vehicles)}",
+        ]
+        for lane in self.lanes:
+            lines += [
+                "",
+                "[[lanes]]",
+                f"id = {lane.id}",
+                f"kind = {_toml_string(lane.kind)}",
+                f"left = {points(lane.left)}",
+                f"right = {points(lane.right)}",
+            ]
+        return "\n".join(lines) + "\n"
+
     # ------------------------------------------------------------------ queries
     @property
     def lane_ids(self) -> np.ndarray:
@@ -268,6 +300,10 @@ class Road:
                     kinds = np.where(road_beyond, "lane", "edge")
                 markings.extend(_runs_to_markings(xs, ys, kinds))
         return markings
+
+
+def _toml_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _runs_to_markings(xs: np.ndarray, ys: np.ndarray, kinds: np.ndarray) -> list[Marking]:

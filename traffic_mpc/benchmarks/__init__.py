@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from traffic_mpc import atomic
+from traffic_mpc.errors import InputError
 
 _REGISTRY: dict[str, Callable[[bool], dict]] = {}
 
 #: Modules of this package that hold benchmarks, lowest layer first.
-BENCHMARK_MODULES = ("logs", "sim", "data", "evaluate", "viewer")
+BENCHMARK_MODULES = ("logs", "sim", "render", "data", "evaluate", "viewer")
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def run(names: list[str] | None = None, quick: bool = False, progress=print) -> 
     selected = names or list(available)
     unknown = [name for name in selected if name not in available]
     if unknown:
-        raise KeyError(f"unknown benchmark(s) {unknown}; known: {sorted(available)}")
+        raise InputError("--only", f"unknown benchmark(s) {unknown}; known: {sorted(available)}")
     results = {}
     for name in selected:
         progress(f"running {name} ...")

@@ -21,6 +21,7 @@ import numpy as np
 
 from traffic_mpc import atomic
 from traffic_mpc.errors import InputError
+from traffic_mpc.road import Road
 
 LOG_FORMAT = "traffic_mpc.log"
 LOG_FORMAT_VERSION = 1
@@ -166,8 +167,12 @@ class TrafficLog:
         return True
 
     # ----------------------------------------------------------------- storage
-    def save(self, folder: str | Path) -> Path:
-        """Write the log as a folder of ``.npy`` arrays and ``log.json``, atomically."""
+    def save(self, folder: str | Path, road: Road | None = None) -> Path:
+        """Write the log as a folder of ``.npy`` arrays and ``log.json``, atomically.
+
+        With ``road``, its definition is written beside the arrays as ``road.toml``, so the
+        folder is read back with the geometry it was made with.
+        """
         folder = Path(folder)
         with atomic.atomic_path(folder) as staging:
             staging.mkdir()
@@ -185,6 +190,8 @@ class TrafficLog:
                 "frame": "road frame: x along travel, y to the left, origin upstream-left",
             }
             (staging / "log.json").write_text(json.dumps(manifest, indent=2) + "\n")
+            if road is not None:
+                (staging / "road.toml").write_text(road.to_toml())
         return folder
 
     @classmethod
