@@ -104,9 +104,9 @@ def test_log_layout_and_kinematics(default_run, road):
     # Every vehicle appears once: its frames are contiguous.
     same = log.vehicle_id[1:] == log.vehicle_id[:-1]
     assert np.all(np.diff(log.frame)[same] == 1)
-    # Poses follow the ego kinematics exactly: p' = p + v dt (cos, sin) heading.
-    step_x = log.x[:-1] + log.speed[:-1] * log.dt * np.cos(log.heading[:-1])
-    step_y = log.y[:-1] + log.speed[:-1] * log.dt * np.sin(log.heading[:-1])
+    # Poses follow the replay world's kinematics exactly: p' = p + v' dt (cos, sin) heading'.
+    step_x = log.x[:-1] + log.speed[1:] * log.dt * np.cos(log.heading[1:])
+    step_y = log.y[:-1] + log.speed[1:] * log.dt * np.sin(log.heading[1:])
     np.testing.assert_allclose(step_x[same], log.x[1:][same], atol=1e-9)
     np.testing.assert_allclose(step_y[same], log.y[1:][same], atol=1e-9)
     # Headings stay those of a road vehicle changing lane.

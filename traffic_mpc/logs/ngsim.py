@@ -13,11 +13,13 @@ From NGSIM to the road frame of :mod:`traffic_mpc.road` (feet become metres):
 * NGSIM gives the *front centre* of a vehicle: ``front_x = Local_Y``, ``front_y = -Local_X``;
 * front positions are smoothed per vehicle with the centred filter of
   :mod:`traffic_mpc.logs.smoothing` over ``smoothing_window`` seconds;
-* velocity is the central difference of the smoothed front positions (one-sided at a
-  vehicle's first and last row); heading and speed follow from it (the heading is held
-  while a vehicle moves slower than ``HEADING_MIN_SPEED``, 0.5 m/s, where the direction
-  of motion is position noise);
-* the vehicle centre is ``front - length / 2 * (cos heading, sin heading)``.
+* the vehicle centre trails the front by half a length along the heading, and moves
+  along the heading (the replay world's kinematics): from a first heading (the direction
+  of the front's velocity, a central difference, held while slower than
+  ``HEADING_MIN_SPEED``), each step's heading is the direction from the previous centre
+  to the new front, and the centre is ``front - length / 2 * (cos heading, sin heading)``
+  (:func:`traffic_mpc.logs.smoothing.centres_behind_fronts`). Logs that obey these
+  kinematics, such as the generator's, come back exactly.
 
 The time step comes from ``Global_Time`` [ms], not from ``Frame_ID``; a file where
 ``Global_Time - Frame_ID * dt`` is not constant (within 1 ms) has been resampled or
@@ -42,6 +44,7 @@ from traffic_mpc import atomic
 from traffic_mpc.errors import InputError
 from traffic_mpc.logs.smoothing import (
     central_difference,
+    centres_behind_fronts,
     centred_moving_average,
     half_width_steps,
     heading_and_speed,
@@ -461,18 +464,21 @@ def _log_from_rows(table: TextTable, road: Road, window: float) -> TrafficLog:
     half_width = half_width_steps(window, dt)
     front_x = centred_moving_average(column["Local_Y"][order] * FOOT, vehicle_id, half_width)
     front_y = centred_moving_average(-column["Local_X"][order] * FOOT, vehicle_id, half_width)
-    heading, speed = heading_and_speed(
+    front_heading, _ = heading_and_speed(
         central_difference(front_x, vehicle_id, dt),
         central_difference(front_y, vehicle_id, dt),
         vehicle_id,
     )
     length = column["v_Length"][order] * FOOT
+    x, y, heading, speed = centres_behind_fronts(
+        front_x, front_y, length, vehicle_id, front_heading, dt
+    )
     return TrafficLog(
         vehicle_id=vehicle_id,
         frame=frame,
         time=(frame - first_frame) * dt,
-        x=front_x - 0.5 * length * np.cos(heading),
-        y=front_y - 0.5 * length * np.sin(heading),
+        x=x,
+        y=y,
         heading=heading,
         speed=speed,
         length=length,

@@ -52,9 +52,13 @@ at ``ramp_demand`` vehicles/hour; they wait in a per-lane queue (at most
 of their lane is at least the equilibrium gap for that vehicle's speed.
 
 **Logging.** Row ``t`` of a vehicle holds its centre at frame ``t`` and the speed and heading
-of its motion to frame ``t + 1``, so the logged poses obey the ego kinematics exactly:
-``p[t+1] = p[t] + speed[t] * dt * (cos heading[t], sin heading[t])``. Only vehicles whose
-centre is inside the section are logged.
+of the motion that brought it there from frame ``t - 1``, so the logged poses obey the
+(semi-implicit) kinematics of the replay world exactly:
+``p[t] = p[t-1] + speed[t] * dt * (cos heading[t], sin heading[t])``. The vehicle's front
+``p + length / 2 * (cos, sin)(heading)`` is what the NGSIM file stores; the NGSIM reader
+recovers centre and heading from the fronts with the same relation, so a generated log
+survives the round trip through NGSIM text. Only vehicles whose centre is inside the
+section are logged.
 """
 
 from __future__ import annotations
@@ -747,7 +751,7 @@ class TrafficSimulation:
         """Advance by dt. Every ``lane_change_interval`` drivers decide on lane changes,
         towards the left and the right in turn.
 
-        Returns, when ``record``, the rows of the vehicles inside the section at the start of
+        Returns, when ``record``, the rows of the vehicles inside the section at the end of
         the step: ``(vehicle, x, y, heading, speed)`` arrays, the heading and speed of the
         motion over the step.
         """
@@ -829,11 +833,11 @@ class TrafficSimulation:
         heading = np.where(moving, np.arctan2(lateral_speed, forward_speed), vehicles["heading"])
         rows = None
         if record:
-            inside = np.flatnonzero((x >= 0.0) & (x <= self.road.length))
+            inside = np.flatnonzero((new_x >= 0.0) & (new_x <= self.road.length))
             rows = (
                 vehicles["vehicle"][inside],
-                x[inside],
-                y[inside],
+                new_x[inside],
+                new_y[inside],
                 heading[inside],
                 np.hypot(forward_speed[inside], lateral_speed[inside]),
             )
