@@ -44,8 +44,8 @@ from traffic_mpc import atomic
 from traffic_mpc.errors import InputError
 from traffic_mpc.logs.smoothing import (
     central_difference,
-    centres_behind_fronts,
     centred_moving_average,
+    centres_behind_fronts,
     half_width_steps,
     heading_and_speed,
     track_bounds,
