@@ -309,12 +309,15 @@ def test_bad_record_name_and_unknown_agent_fail_clearly(tmp_path):
 
 def test_default_traffic_is_generated_once_then_reused(tmp_path, monkeypatch, road):
     import traffic_mpc.logs.synth as synth
+    from traffic_mpc.logs import default_traffic
 
     calls = []
 
-    def fake_synthesize(out_dir, minutes, seed, recordings):
+    def fake_synthesize(out_dir, minutes, seed, recordings, progress):
         calls.append((minutes, seed, recordings))
         make_log(VEHICLES).save(os.path.join(out_dir, "recording-01"), road=road)
+        with open(os.path.join(out_dir, "synth.json"), "w") as stream:
+            stream.write("{}")
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setattr(synth, "synthesize", fake_synthesize)
@@ -322,7 +325,7 @@ def test_default_traffic_is_generated_once_then_reused(tmp_path, monkeypatch, ro
     second = app.load_recordings(None, seed=3)
     assert len(calls) == 1 and calls[0][1:] == (3, 1)
     assert first[0][0].equals(second[0][0])
-    assert app.default_traffic_folder(3).is_relative_to(tmp_path)
+    assert default_traffic.default_traffic_folder(3).is_relative_to(tmp_path)
 
 
 # ---------------------------------------------------------------------- episodes

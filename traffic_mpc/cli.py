@@ -78,6 +78,16 @@ def _print_info(paths: list[Path], format_statistics, site: str | None) -> None:
             print()
 
 
+# ---------------------------------------------------------------------------- view
+def cmd_view(args: argparse.Namespace) -> int:
+    if args.world_model is not None:
+        raise NotYetAvailable("'view --world-model' arrives with the world-model work")
+    from traffic_mpc.viewer import run_viewer
+
+    return run_viewer(args.path, agent=args.agent, record=args.record, frames=args.frames,
+                      seed=args.seed)
+
+
 # ------------------------------------------------------------------------ demo/bench
 def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on the embedded default data (grows with the pipeline)."""
@@ -170,8 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--agent", default=None)
     view.add_argument("--world-model", default=None)
     view.add_argument("--record", default=None)
-    view.add_argument("--frames", type=int, default=None)
-    view.set_defaults(run=_not_yet("view", "[viewer]"))
+    view.add_argument("--frames", type=int, default=None,
+                      help="with --record: run headless for N frames, then exit")
+    view.add_argument("--seed", type=int, default=0, help="seed of the default traffic")
+    view.set_defaults(run=cmd_view)
 
     demo = groups.add_parser("demo", help="the whole pipeline on the embedded default data")
     demo.add_argument("--quick", action="store_true", help="a small run (minutes of traffic)")

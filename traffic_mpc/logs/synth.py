@@ -86,7 +86,7 @@ from traffic_mpc.logs.traffic_log import TrafficLog, file_checksum
 from traffic_mpc.road import ROADS_DIR, Road
 
 #: Bumped whenever the same seed and configuration would give different traffic.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 #: Grid step [m] of the lane-centre lookup table.
 _CENTRE_GRID_STEP = 1.0

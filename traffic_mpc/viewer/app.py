@@ -16,7 +16,6 @@ video frame, off-screen (no window, no display driver).
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ import pygame
 import torch
 
 from traffic_mpc.errors import InputError
+from traffic_mpc.logs.default_traffic import default_traffic
 from traffic_mpc.logs.traffic_log import TrafficLog
 from traffic_mpc.road import Road
 from traffic_mpc.viewer import draw, keys
@@ -58,8 +58,6 @@ ZOOM_STEP = 1.25
 PAN_STEP = 0.2
 #: Mouse travel [px] below which a press-and-release is a click, not a drag.
 CLICK_TOLERANCE = 4
-#: Minutes of default traffic generated when no log is given (:func:`default_traffic`).
-DEFAULT_MINUTES = 4.0
 
 
 @dataclass
@@ -506,46 +504,6 @@ class Viewer:
 
 
 # --------------------------------------------------------------------- entry point
-def default_traffic_folder(seed: int = 0) -> Path:
-    """Where the default generated traffic is cached (``$XDG_CACHE_HOME`` or ``~/.cache``)."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "traffic_mpc" / f"default-traffic-seed{seed}"
-
-
-def default_traffic(seed: int = 0) -> Path:
-    """A folder of default generated traffic (:data:`DEFAULT_MINUTES` minutes on the
-    built-in road), generated on first use and reused afterwards.
-
-    The generator writes NGSIM text (as ``data synth`` does); the cache keeps each recording
-    as a log folder (``.npy`` arrays, read in a fraction of a second) with the generator's
-    ``synth.json`` beside them. The folder appears whole or not at all.
-    """
-    import shutil
-
-    from traffic_mpc import atomic
-    from traffic_mpc.logs.sources import find_logs, open_logs
-
-    folder = default_traffic_folder(seed)
-    try:
-        find_logs(folder)
-        return folder
-    except InputError:
-        pass
-    from traffic_mpc.logs.synth import synthesize
-
-    print(f"generating {DEFAULT_MINUTES:g} minutes of default traffic into {folder} "
-          "(once; reused afterwards)")
-    with atomic.atomic_path(folder) as staging:
-        raw = staging / "generated"
-        synthesize(raw, minutes=DEFAULT_MINUTES, seed=seed, recordings=1)
-        for index, (log, road) in enumerate(open_logs(raw), start=1):
-            log.save(staging / f"recording-{index:02d}", road=road)
-        if (raw / "synth.json").is_file():
-            shutil.copy(raw / "synth.json", staging / "synth.json")
-        shutil.rmtree(raw)
-    return folder
-
-
 def load_recordings(path: str | None, seed: int = 0) -> list[tuple[TrafficLog, Road]]:
     """The (log, road) pairs that ``path`` stands for; the default traffic for None."""
     from traffic_mpc.logs.sources import open_logs
