@@ -53,12 +53,24 @@ def cmd_data_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_extract(args: argparse.Namespace) -> int:
+    from traffic_mpc.data import dataset_summary, extract_dataset, format_summary
+
+    out = extract_dataset(args.logs, args.out, workers=args.workers, seed=args.seed,
+                          min_steps=args.min_steps, site=args.site, progress=True)
+    print(format_summary(dataset_summary(out)))
+    return 0
+
+
 def cmd_data_info(args: argparse.Namespace) -> int:
     from traffic_mpc.logs.stats import format_statistics
 
     path = Path(args.path)
-    if (path / "manifest.json").is_file():
-        raise NotYetAvailable("'data info' on a dataset arrives with the [data] work")
+    if (path / "manifest.json").is_file() or (path / "shards").is_dir():
+        from traffic_mpc.data import dataset_summary, format_summary
+
+        print(format_summary(dataset_summary(path)))
+        return 0
     _print_info([path], format_statistics, site=args.site)
     return 0
 
@@ -146,8 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     extract = data.add_parser("extract", help="replay logs and write training episodes")
     extract.add_argument("logs")
     extract.add_argument("--out", required=True)
-    extract.add_argument("--workers", type=int, default=1)
-    extract.set_defaults(run=_not_yet("data extract", "[data]"))
+    extract.add_argument("--workers", type=int, default=1, help="worker processes")
+    extract.add_argument("--seed", type=int, default=0, help="seed of the splits")
+    extract.add_argument("--min-steps", type=int, default=50,
+                         help="shortest episode kept, in steps inside the valid region")
+    extract.add_argument("--site", default=None, help="site road when no road.toml is beside")
+    extract.set_defaults(run=cmd_data_extract)
 
     info = data.add_parser("info", help="what a log, a folder of logs or a dataset holds")
     info.add_argument("path")
@@ -210,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("traffic-mpc: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":
