@@ -34,7 +34,6 @@ of percent between runs.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from pathlib import Path
 
@@ -42,6 +41,7 @@ import numpy as np
 import torch
 
 from traffic_mpc.benchmarks import Figure, benchmark
+from traffic_mpc.torch_threads import torch_threads
 
 _BATCH = 256
 
@@ -135,16 +135,6 @@ def _run(world, batch: int, steps: int, rng: np.random.Generator, on_step=None) 
             "egos": batch * steps / elapsed}
 
 
-@contextlib.contextmanager
-def _one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def _resident_mb() -> float:
     status = Path("/proc/self/status")
     if status.exists():
@@ -158,7 +148,7 @@ def _resident_mb() -> float:
 
 @benchmark("replay")
 def replay_benchmark(quick: bool) -> dict:
-    with _one_torch_thread():
+    with torch_threads(1):
         return _replay_figures(quick)
 
 

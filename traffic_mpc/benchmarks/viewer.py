@@ -17,25 +17,13 @@ generated in memory. Figures:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 
 import numpy as np
-import torch
 
 from traffic_mpc.benchmarks import Figure, benchmark
-
-
-@contextlib.contextmanager
-def _one_torch_thread():
-    """The viewer runs torch single-threaded (batch-1 ego views); restore afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+from traffic_mpc.torch_threads import torch_threads
 
 
 def _frames_per_second(viewer, screen, frames: int, advance) -> float:
@@ -72,7 +60,7 @@ def viewer_benchmark(quick: bool) -> dict:
     pygame.font.init()
     try:
         screen = pygame.display.set_mode(SCREEN_SIZE)
-        with _one_torch_thread():
+        with torch_threads(1):
             viewer = Viewer([(log, road)], start_frame=0)
             last = viewer.frames.n_frames - 1
 

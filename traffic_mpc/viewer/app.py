@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pygame
-import torch
 
 from traffic_mpc.errors import InputError
 from traffic_mpc.logs.default_traffic import default_traffic
 from traffic_mpc.logs.traffic_log import TrafficLog
 from traffic_mpc.road import Road
+from traffic_mpc.torch_threads import torch_threads
 from traffic_mpc.viewer import draw, keys
 from traffic_mpc.viewer.camera import ROW_MARGIN, WrappedCamera
 from traffic_mpc.viewer.inspect import EgoInspector, Inspection, scene_from_frame
@@ -540,15 +540,11 @@ def run_viewer(
 
         make_agent(agent, seed=seed)  # a bad spec fails here, before a window opens
     # Ego views and costs are batch-1 tensors: a second thread costs more than it saves.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         if frames is not None:  # headless: drawn off-screen, no window, no display driver
             viewer, screen = offscreen_viewer(recordings, agent_spec=agent, seed=seed)
             return _run_headless(viewer, screen, frames, record)
         return _run_window(recordings, agent, seed, record)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run_window(recordings: list[tuple[TrafficLog, Road]], agent: str | None, seed: int,
