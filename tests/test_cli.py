@@ -9,7 +9,8 @@ from traffic_mpc.cli import main
 
 COMMANDS = [
     ["data", "synth"], ["data", "import"], ["data", "extract"], ["data", "info"],
-    ["train", "world-model"], ["train", "policy"], ["evaluate"], ["view"], ["demo"], ["bench"],
+    ["train", "world-model"], ["train", "policy"], ["evaluate"], ["evaluate", "table"],
+    ["evaluate", "world-model"], ["view"], ["demo"], ["bench"],
 ]
 
 
@@ -36,3 +37,8 @@ def test_bad_input_is_one_line_without_traceback(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().endswith("missing: no such file or folder")
     assert "Traceback" not in result.stderr
+
+
+def test_evaluate_without_its_options_names_what_is_missing(capsys):
+    assert main(["evaluate", "--agent", "idm"]) == 2
+    assert "missing --dataset, --out" in capsys.readouterr().err

@@ -13,10 +13,10 @@ import pygame  # noqa: E402
 import pytest  # noqa: E402
 
 from traffic_mpc.errors import InputError  # noqa: E402
+from traffic_mpc.evaluate.agents import make_agent  # noqa: E402
 from traffic_mpc.logs.traffic_log import CAR, TRUCK, TrafficLog  # noqa: E402
 from traffic_mpc.road import Road  # noqa: E402
 from traffic_mpc.viewer import app, draw, panels  # noqa: E402
-from traffic_mpc.viewer.agents import make_agent  # noqa: E402
 from traffic_mpc.viewer.app import Viewer, run_viewer  # noqa: E402
 from traffic_mpc.viewer.camera import WrappedCamera  # noqa: E402
 from traffic_mpc.viewer.record import surface_rgb  # noqa: E402
@@ -462,3 +462,26 @@ def test_a_renderer_failure_is_shown_not_fatal(viewer, screen, monkeypatch):
     assert viewer.ego.view_note.startswith("renderer failed: IndexError")
     assert viewer.ego.costs is not None  # the costs do not depend on the picture
     viewer.screen_rgb(screen)
+
+
+@pytest.mark.parametrize("spec", ["expert", "idm"])
+def test_evaluation_agents_drive_the_selected_vehicle(screen, road, spec):
+    # The viewer's --agent takes the evaluator's agents: the expert retraces its log, the
+    # IDM driver follows a free lane at its own pace; both keep the car on the road.
+    viewer = Viewer([(make_log(VEHICLES), road)], agent_spec=spec, start_frame=20)
+    viewer.select(1)
+    handle(viewer, key(pygame.K_g))
+    episode = viewer.episode
+    viewer.playing = False
+    for _ in range(episode.world.ncond + 30):
+        viewer.step(+1)
+    assert viewer.ego.driver == f"agent {spec}"
+    assert not episode.finished or episode.end_reason in ("arrived", "end of log")
+    state = episode.world.state[0]
+    frame = int(episode.world.frame[0])
+    logged = make_log(VEHICLES).rows_of(1)
+    logged_x = float(logged.x[logged.frame == frame][0])
+    if spec == "expert":
+        assert abs(float(state[0]) - logged_x) < 0.05
+    else:
+        assert float(state[3]) > 1.0 and episode.steps[episode.last_t].action != (0.0, 0.0)

@@ -90,6 +90,23 @@ def _print_info(paths: list[Path], format_statistics, site: str | None) -> None:
             print()
 
 
+# ------------------------------------------------------------------------ evaluate
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    missing = [f"--{name}" for name in ("agent", "dataset", "out") if getattr(args, name) is None]
+    if missing:
+        raise InputError("evaluate", f"missing {', '.join(missing)} "
+                         "(or use 'evaluate table RUNS...')")
+    from traffic_mpc.evaluate.commands import cmd_evaluate as evaluate_command
+
+    return evaluate_command(args)
+
+
+def cmd_evaluate_table(args: argparse.Namespace) -> int:
+    from traffic_mpc.evaluate.commands import cmd_table
+
+    return cmd_table(args)
+
+
 # ---------------------------------------------------------------------------- view
 def cmd_view(args: argparse.Namespace) -> int:
     if args.world_model is not None:
@@ -181,15 +198,34 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--resume", action="store_true")
         command.set_defaults(run=_not_yet(f"train {name}", issue))
 
-    evaluate = groups.add_parser("evaluate", help="evaluate an agent on held-out traffic")
-    evaluate.add_argument("--agent", required=True)
-    evaluate.add_argument("--dataset", required=True)
+    evaluate = groups.add_parser(
+        "evaluate", help="evaluate an agent on held-out traffic",
+        description="Evaluate an agent (--agent ...) on a dataset's split, or regenerate the "
+                    "results table (evaluate table RUNS...).")
+    evaluate.add_argument("--agent", help="no-action, expert, idm (later policy:CKPT, "
+                                          "planner:NAME:CKPT)")
+    evaluate.add_argument("--dataset", help="episode dataset (from data extract)")
     evaluate.add_argument("--split", default="test")
-    evaluate.add_argument("--out", required=True)
+    evaluate.add_argument("--out", help="output folder")
     evaluate.add_argument("--traffic", choices=("replay", "reactive"), default="replay")
     evaluate.add_argument("--seed", type=int, default=0)
-    evaluate.add_argument("--videos", type=int, default=0)
-    evaluate.set_defaults(run=_not_yet("evaluate", "[eval]"))
+    evaluate.add_argument("--videos", type=int, default=0,
+                          help="write videos of K failures and K successes")
+    from traffic_mpc.evaluate.commands import add_evaluate_options, add_table_arguments
+
+    add_evaluate_options(evaluate)
+    evaluate.set_defaults(run=cmd_evaluate)
+    evaluate_commands = evaluate.add_subparsers(dest="evaluate_command", metavar="[table]")
+    table = evaluate_commands.add_parser(
+        "table", help="regenerate experiments/RESULTS.md from evaluation summaries")
+    add_table_arguments(table)
+    table.set_defaults(run=cmd_evaluate_table)
+    world_model = evaluate_commands.add_parser("world-model", help="evaluate a world model")
+    world_model.add_argument("--checkpoint", required=True)
+    world_model.add_argument("--dataset", required=True)
+    world_model.add_argument("--split", default="test")
+    world_model.add_argument("--out", required=True)
+    world_model.set_defaults(run=_not_yet("evaluate world-model", "[world-model]"))
 
     view = groups.add_parser("view", help="the pygame viewer")
     view.add_argument("path", nargs="?", default=None)

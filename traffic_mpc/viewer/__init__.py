@@ -7,8 +7,8 @@ Modules: :mod:`~traffic_mpc.viewer.app` (state, events, drawing, :func:`run_view
 :mod:`~traffic_mpc.viewer.keys` (bindings and help), :mod:`~traffic_mpc.viewer.record`
 (mp4), :mod:`~traffic_mpc.viewer.playback` (a log indexed by frame),
 :mod:`~traffic_mpc.viewer.inspect` (ego view, costs, events of a vehicle),
-:mod:`~traffic_mpc.viewer.driving` (episodes in the replay world),
-:mod:`~traffic_mpc.viewer.agents` (agent lookup).
+:mod:`~traffic_mpc.viewer.driving` (episodes in the replay world, driven by hand or by
+any agent of :mod:`traffic_mpc.evaluate.agents`).
 """
 
 import os

@@ -536,7 +536,7 @@ def run_viewer(
         raise InputError(record, "the recording must be an .mp4 file")
     recordings = load_recordings(path, seed)
     if agent is not None:
-        from traffic_mpc.viewer.agents import make_agent
+        from traffic_mpc.evaluate.agents import make_agent
 
         make_agent(agent, seed=seed)  # a bad spec fails here, before a window opens
     # Ego views and costs are batch-1 tensors: a second thread costs more than it saves.

@@ -22,9 +22,9 @@ import numpy as np
 import pygame
 import torch
 
+from traffic_mpc.evaluate.agents import Agent, Observation, agent_name, clip_actions, make_agent
 from traffic_mpc.sim import kinematics
 from traffic_mpc.viewer import draw
-from traffic_mpc.viewer.agents import Agent, Observation, agent_name, make_agent
 
 if TYPE_CHECKING:
     from traffic_mpc.sim.world import ReplayWorld
@@ -148,11 +148,11 @@ class Episode:
         world = self.world
         warmup = bool(world.in_warmup[0])
         state = world.state[0]
-        if warmup:
-            action = (0.0, 0.0)  # ignored by the world: it follows the log
-        elif self.manual:
-            action = self.controls.action(state)
+        if self.manual:
+            # During the warm-up the world follows the log and ignores the action.
+            action = (0.0, 0.0) if warmup else self.controls.action(state)
         else:
+            # An agent sees every step, warm-up included (it may build a context from it).
             action = self._agent_action()
         result = world.step(torch.tensor([action], dtype=world.dtype))
         t = self.last_t + 1
@@ -171,27 +171,34 @@ class Episode:
         observation = self.observation()
         if not self._agent_started:
             self._agent_started = True
-            reset = getattr(self.agent, "reset", None)
-            if reset is not None:
-                reset(observation)
+            self.agent.reset(torch.ones(1, dtype=torch.bool))
         with torch.no_grad():
-            actions = torch.as_tensor(self.agent.act(observation), dtype=torch.float64)
-        actions = actions.reshape(-1, 2)[0]
-        return float(actions[0]), float(actions[1])
+            actions = torch.as_tensor(self.agent.act(observation)).reshape(-1, 2)
+        if getattr(self.agent, "bounded_actions", True):
+            actions = clip_actions(actions)
+        return float(actions[0, 0]), float(actions[0, 1])
 
     def observation(self) -> Observation:
-        """The current observation of the ego, with its last ``ncond`` views and states."""
+        """The agent's observation of the ego now (the evaluator's :class:`Observation`)."""
         world = self.world
-        views = None
-        if self._views and all(view is not None for view in self._views):
-            views = torch.as_tensor(np.stack(self._views))[None]
+        scene = world.scene()
+        view, channels = None, None
+        if getattr(self.agent, "needs_views", False) and self._views[-1] is not None:
+            view = torch.as_tensor(self._views[-1], dtype=world.dtype)[None]
+            channels = tuple(self.viewer.inspector.view_spec.channels)
         return Observation(
-            scene=world.scene(),
-            state=world.state.clone(),
-            ego_views=views,
-            states=torch.stack(list(self._states))[None],
+            ego_state=world.state.clone(),
+            ego_size=scene.ego_size,
+            scene=scene,
             frame=world.frame.clone(),
-            world=world,
+            steps=torch.tensor([self.last_t - self.start_t]),
+            in_warmup=world.in_warmup.clone(),
+            done=world.done.clone(),
+            road=world.road,
+            road_tensors=world.road_tensors,
+            dt=world.dt,
+            ego_view=view,
+            view_channels=channels,
         )
 
     def _record(self, t: int, scene, state: torch.Tensor, action: tuple[float, float],
@@ -283,7 +290,7 @@ def start_episode(viewer: Viewer, vehicle_id: int, manual: bool) -> Episode:
         agent, driver = None, "you"
     else:
         spec = viewer.agent_spec or "no-action"
-        agent = make_agent(spec, seed=viewer.seed)
+        agent = make_agent(spec, world=replay_world(viewer), seed=viewer.seed)
         driver = f"agent {agent_name(agent, spec)}"
     world = replay_world(viewer)
     return Episode(viewer, world, vehicle_id, viewer.t, manual, agent, driver)
