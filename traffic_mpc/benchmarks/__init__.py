@@ -24,7 +24,7 @@ from traffic_mpc.errors import InputError
 _REGISTRY: dict[str, Callable[[bool], dict]] = {}
 
 #: Modules of this package that hold benchmarks, lowest layer first.
-BENCHMARK_MODULES = ("logs", "sim", "render", "data", "evaluate", "viewer")
+BENCHMARK_MODULES = ("logs", "sim", "render", "replay_render", "data", "evaluate", "viewer")
 
 
 @dataclass(frozen=True)

@@ -70,16 +70,32 @@ def _safety_distance(speed: torch.Tensor) -> torch.Tensor:
     return cost_masks.SAFETY_TIME * speed.abs() + cost_masks.SAFETY_DISTANCE
 
 
+Extents = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def _extents_in_ego_frame(scene: EgoScene) -> Extents:
+    """Bounding intervals ``u_min, u_max, v_min, v_max`` ``(B, K)`` [m] of every other
+    footprint in its ego's frame: the cheap screen before any exact pair test. Computed once
+    per scene and shared by the proximity cost and the collision test."""
+    return box_extent_in_frame(scene.ego_pose[:, None], scene.others_pose, scene.others_size)
+
+
 def _pairs_within_reach(
-    scene: EgoScene, forward: torch.Tensor, lateral: torch.Tensor
+    scene: EgoScene, forward: torch.Tensor, lateral: torch.Tensor,
+    extents: Extents | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Indices ``(ego, other)`` of the valid pairs whose footprint's bounding intervals in
     the ego frame reach within ``|u| < forward``, ``|v| < lateral`` (``(B,)`` each [m])."""
-    u_min, u_max, v_min, v_max = box_extent_in_frame(
-        scene.ego_pose[:, None], scene.others_pose, scene.others_size)
+    u_min, u_max, v_min, v_max = extents if extents is not None else _extents_in_ego_frame(scene)
     forward, lateral = forward[:, None], lateral[:, None]
     near = (u_min <= forward) & (u_max >= -forward) & (v_min <= lateral) & (v_max >= -lateral)
     return (near & scene.others_valid).nonzero(as_tuple=True)
+
+
+def _needs_grad(*tensors: torch.Tensor) -> bool:
+    """Whether autograd records operations on any of ``tensors`` (then no shortcut that
+    returns fresh constants may replace the computation)."""
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
 
 def proximity_cost_per_vehicle(
@@ -91,16 +107,25 @@ def proximity_cost_per_vehicle(
     Only pairs whose footprint reaches into the mask's support are evaluated (the mask is 0
     beyond it), so the work scales with the vehicles near each ego, not with ``K``.
     """
+    return _proximity_cost_per_vehicle(scene, lateral_margin)
+
+
+def _proximity_cost_per_vehicle(
+    scene: EgoScene, lateral_margin=None, extents: Extents | None = None
+) -> torch.Tensor:
     length, width = scene.ego_size[:, 0], scene.ego_size[:, 1]
     speed = scene.ego_speed.detach()
     margin = _proximity_margin(scene, lateral_margin)
     ego, other = _pairs_within_reach(
-        scene, length / 2 + _safety_distance(speed), width / 2 + margin)
+        scene, length / 2 + _safety_distance(speed), width / 2 + margin, extents)
+    per_vehicle = scene.others_pose.new_zeros(scene.others_valid.shape)
+    if ego.numel() == 0 and not _needs_grad(
+            scene.ego_pose, scene.ego_size, scene.others_pose, scene.others_size):
+        return per_vehicle
     values = proximity_of_footprints(
         scene.ego_pose[ego], scene.ego_size[ego], speed[ego], margin[ego],
         scene.others_pose[ego, other], scene.others_size[ego, other],
     )
-    per_vehicle = scene.others_pose.new_zeros(scene.others_valid.shape)
     return per_vehicle.index_put((ego, other), values)
 
 
@@ -119,42 +144,44 @@ def proximity_of_footprints(
     footprint's 4 edges, and the ego's centre if the footprint contains it.
     """
     length, width = ego_size[:, 0], ego_size[:, 1]
-    column = (-1, 1, 1)
     # Ramp ends of the mask (see cost_masks): candidates where |u| or |v| crosses them.
     full_u = length / 2 - cost_masks.ALLOWED_OVERLAP
     zero_u = length / 2 + _safety_distance(ego_speed)
     full_v, zero_v = width / 2, width / 2 + lateral_margin
-    crossings_u = torch.stack([torch.zeros_like(full_u), full_u, -full_u, zero_u, -zero_u], -1)
-    crossings_v = torch.stack([torch.zeros_like(full_v), full_v, -full_v, zero_v, -zero_v], -1)
+    crossings = torch.stack([  # (P, 2, 1, 5): u, then v
+        torch.stack([torch.zeros_like(full_u), full_u, -full_u, zero_u, -zero_u], -1),
+        torch.stack([torch.zeros_like(full_v), full_v, -full_v, zero_v, -zero_v], -1),
+    ], 1)[:, :, None, :]
 
     corners = box_corners(other_pose, other_size)  # (P, 4, 2)
     u, v = to_frame(corners[..., 0], corners[..., 1], ego_pose[:, None, :])
-    du, dv = u.roll(-1, dims=-1) - u, v.roll(-1, dims=-1) - v  # edge vectors (P, 4)
-    u, v, du, dv = (t[..., None] for t in (u, v, du, dv))  # (P, 4, 1)
+    uv = torch.stack([u, v], 1)[..., None]  # (P, 2, 4, 1): the corners' u, then v
+    duv = uv.roll(-1, dims=2) - uv  # edge vectors
+    u, v, du, dv = uv[:, 0], uv[:, 1], duv[:, 0], duv[:, 1]  # (P, 4, 1)
 
     def solve(start, slope, target):  # s with start + s * slope = target, 0 if parallel
         parallel = slope.abs() < 1e-12
         return torch.where(parallel, 0.0, (target - start) / torch.where(parallel, 1.0, slope))
 
-    s_u = solve(u, du, crossings_u[:, None, :])
-    s_v = solve(v, dv, crossings_v[:, None, :])
-    vertices = []
-    for sign_u in (1.0, -1.0):
-        for sign_v in (1.0, -1.0):
-            # f ~ (zero_u - sign_u u(s)), g ~ (zero_v - sign_v v(s)): d(f g)/ds = 0.
-            a1, b1 = zero_u.reshape(column) - sign_u * u, -sign_u * du
-            a2, b2 = zero_v.reshape(column) - sign_v * v, -sign_v * dv
-            vertices.append(solve(a1 * b2 + a2 * b1, 2 * b1 * b2, 0.0))
-    ends = torch.cat([torch.zeros_like(u), torch.ones_like(u)], dim=-1)
-    s = torch.cat([ends, s_u, s_v, *vertices], dim=-1).clamp(0.0, 1.0)  # (P, 4, 16)
-    points_u = (u + s * du).flatten(1)
-    points_v = (v + s * dv).flatten(1)
+    s_uv = solve(uv, duv, crossings)  # (P, 2, 4, 5): where u, then v, cross a ramp end
+    # The vertices of f g, one per sign of u and v (last dimension ++, +-, -+, --):
+    # f ~ (zero_u - sign_u u(s)), g ~ (zero_v - sign_v v(s)): d(f g)/ds = 0.
+    sign_u = u.new_tensor([1.0, 1.0, -1.0, -1.0])
+    sign_v = u.new_tensor([1.0, -1.0, 1.0, -1.0])
+    a1, b1 = zero_u[:, None, None] - sign_u * u, -sign_u * du
+    a2, b2 = zero_v[:, None, None] - sign_v * v, -sign_v * dv
+    vertices = solve(a1 * b2 + a2 * b1, 2 * b1 * b2, 0.0)  # (P, 4, 4)
+    ends = u.new_tensor([0.0, 1.0]).expand(*u.shape[:-1], 2)
+    s = torch.cat([ends, s_uv[:, 0], s_uv[:, 1], vertices], dim=-1).clamp(0.0, 1.0)
+    points = (uv + s[:, None] * duv).flatten(2)  # (P, 2, 64): 16 candidates on 4 edges
     values = cost_masks.proximity_mask(
-        points_u, points_v, length, width, ego_speed, lateral_margin).amax(dim=-1)
+        points[:, 0], points[:, 1], length, width, ego_speed, lateral_margin).amax(dim=-1)
 
     # The ego's centre inside a footprint: the mask's value at the centre.
     cu, cv = to_frame(ego_pose[:, 0], ego_pose[:, 1], other_pose)
     inside = (cu.abs() <= other_size[:, 0] / 2) & (cv.abs() <= other_size[:, 1] / 2)
+    if not _needs_grad(ego_pose, ego_size, other_pose, other_size) and not inside.any():
+        return values
     origin = torch.zeros_like(ego_speed)[:, None]
     at_centre = cost_masks.proximity_mask(
         origin, origin, length, width, ego_speed, lateral_margin)[:, 0]
@@ -181,6 +208,13 @@ def line_cost(
     lengths [m], ``(G, 4)`` segments (x0, y0, x1, y1) [m] -> ``(B,)`` in [0, 1]."""
     if segments.shape[0] == 0:
         return torch.zeros_like(ego_length)
+    return _line_values(ego_pose, ego_length, segments, lane_width).amax(dim=1)
+
+
+def _line_values(
+    ego_pose: torch.Tensor, ego_length: torch.Tensor, segments: torch.Tensor, lane_width: float
+) -> torch.Tensor:
+    """Max of ``lane_mask`` over each segment separately: ``(B, G)``."""
     u0, v0, u1, v1 = segments_in_frame(segments, ego_pose)  # (B, G)
     half = (ego_length / 2)[:, None]
     du, dv = u1 - u0, v1 - v0
@@ -197,7 +231,7 @@ def line_cost(
     u_near = (u0 + t_near * du).clamp(-half, half)  # in the band by construction
     v_near = torch.where(crosses, torch.zeros_like(v0), v0 + t_near * dv)
     values = cost_masks.lane_mask(u_near, v_near, ego_length, lane_width)
-    return torch.where(in_band, values, 0.0).amax(dim=1)
+    return torch.where(in_band, values, 0.0)
 
 
 class GeometricCosts:
@@ -216,6 +250,9 @@ class GeometricCosts:
         self.road = road
         self.lane_width = lane_width
         self.lateral_margin = lateral_margin
+        # Lane markings, then the road's boundary: both line costs in one pass.
+        self._lines = torch.cat([road.marking_segments, road.boundary_segments])
+        self._markings = road.marking_segments.shape[0]
 
     def proximity(self, scene: EgoScene) -> torch.Tensor:
         return proximity_cost(scene, self.lateral_margin)
@@ -225,35 +262,68 @@ class GeometricCosts:
 
     def off_road(self, ego_pose: torch.Tensor, ego_length: torch.Tensor) -> torch.Tensor:
         boundary = line_cost(ego_pose, ego_length, self.road.boundary_segments, self.lane_width)
-        centre_off = ~self.road.on_road(ego_pose[:, 0], ego_pose[:, 1])
+        centre_on_road = self.road.on_road(ego_pose[:, 0], ego_pose[:, 1])
+        return self._off_road(boundary, centre_on_road, ego_length)
+
+    def _off_road(self, boundary: torch.Tensor, centre_on_road: torch.Tensor,
+                  ego_length: torch.Tensor) -> torch.Tensor:
+        if not _needs_grad(boundary, ego_length) and bool(centre_on_road.all()):
+            return boundary  # no centre off the road (the usual case)
         origin = torch.zeros_like(ego_length)[:, None]
         at_centre = cost_masks.lane_mask(origin, origin, ego_length, self.lane_width)[:, 0]
-        return torch.where(centre_off, torch.maximum(boundary, at_centre), boundary)
+        return torch.where(~centre_on_road, torch.maximum(boundary, at_centre), boundary)
 
     def __call__(self, scene: EgoScene) -> torch.Tensor:
         """Costs ``(B, 3)``: proximity, lane, off-road (:data:`COST_NAMES`), in [0, 1]."""
-        length = scene.ego_size[:, 0]
-        return torch.stack(
-            [
-                self.proximity(scene),
-                self.lane(scene.ego_pose, length),
-                self.off_road(scene.ego_pose, length),
-            ],
-            dim=-1,
-        )
+        return self._costs(scene, None, None)
+
+    def costs_and_collisions(
+        self, scene: EgoScene, centre_on_road: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``self(scene)`` and :func:`collisions` of ``scene`` together, sharing the work
+        they have in common (the other footprints' extents in the ego frames).
+        ``centre_on_road`` ``(B,)``: ``road.on_road`` at the egos' centres, if known."""
+        extents = _extents_in_ego_frame(scene)
+        costs = self._costs(scene, extents, centre_on_road)
+        return costs, _collision_flags(_collision_classes(scene, extents))
+
+    def _costs(self, scene: EgoScene, extents: Extents | None,
+               centre_on_road: torch.Tensor | None) -> torch.Tensor:
+        pose, length = scene.ego_pose, scene.ego_size[:, 0]
+        per_vehicle = _proximity_cost_per_vehicle(scene, self.lateral_margin, extents)
+        proximity = (per_vehicle.amax(dim=1) if per_vehicle.shape[1]
+                     else torch.zeros_like(scene.ego_speed))
+        lines = (_line_values(pose, length, self._lines, self.lane_width)
+                 if self._lines.shape[0] else pose.new_zeros(pose.shape[0], 0))
+        markings, boundary = lines[:, :self._markings], lines[:, self._markings:]
+        lane = markings.amax(dim=1) if markings.shape[1] else torch.zeros_like(length)
+        boundary = boundary.amax(dim=1) if boundary.shape[1] else torch.zeros_like(length)
+        if centre_on_road is None:
+            centre_on_road = self.road.on_road(pose[:, 0], pose[:, 1])
+        off_road = self._off_road(boundary, centre_on_road, length)
+        return torch.stack([proximity, lane, off_road], dim=-1)
 
 
 def collision_classes(scene: EgoScene) -> torch.Tensor:
     """Collision class of every (ego, other) pair, ``(B, K)`` int64: :data:`NO_COLLISION`,
     :data:`AHEAD`, :data:`BEHIND` or :data:`SIDE` (definition in the module docstring).
     Only pairs whose bounding intervals in the ego frame overlap the ego are tested."""
+    return _collision_classes(scene, None)
+
+
+def _collision_classes(scene: EgoScene, extents: Extents | None) -> torch.Tensor:
     classes = torch.full(scene.others_valid.shape, NO_COLLISION, dtype=torch.int64,
                          device=scene.others_valid.device)
-    ego, other = _pairs_within_reach(scene, scene.ego_size[:, 0] / 2, scene.ego_size[:, 1] / 2)
+    if extents is None:
+        extents = _extents_in_ego_frame(scene)
+    ego, other = _pairs_within_reach(
+        scene, scene.ego_size[:, 0] / 2, scene.ego_size[:, 1] / 2, extents)
+    if ego.numel() == 0:  # the usual case: no footprint comes near the ego's own
+        return classes
     ego_pose, ego_size = scene.ego_pose[ego], scene.ego_size[ego]
     pose, size = scene.others_pose[ego, other], scene.others_size[ego, other]
     overlap = boxes_overlap(ego_pose, ego_size, pose, size)
-    u_min, u_max, v_min, v_max = box_extent_in_frame(ego_pose, pose, size)
+    u_min, u_max, v_min, v_max = (extent[ego, other] for extent in extents)
     half_length, half_width = ego_size[:, 0] / 2, ego_size[:, 1] / 2
     depth_along = torch.minimum(half_length - u_min, u_max + half_length)
     depth_across = torch.minimum(half_width - v_min, v_max + half_width)
@@ -266,5 +336,8 @@ def collision_classes(scene: EgoScene) -> torch.Tensor:
 def collisions(scene: EgoScene) -> torch.Tensor:
     """Collision flags of every ego, ``(B, 3)`` bool: ahead, behind, side
     (:data:`COLLISION_NAMES`); several may be set at once."""
-    classes = collision_classes(scene)
+    return _collision_flags(collision_classes(scene))
+
+
+def _collision_flags(classes: torch.Tensor) -> torch.Tensor:
     return torch.stack([(classes == kind).any(dim=1) for kind in (AHEAD, BEHIND, SIDE)], -1)

@@ -82,8 +82,10 @@ def box_extent_in_frame(
     v_max`` [m], each of the broadcast shape."""
     u, v = to_frame(pose[..., 0], pose[..., 1], frame_pose)
     relative = pose[..., 2] - frame_pose[..., 2]
-    half_u = _projected_radius(relative, size, torch.zeros_like(relative))
-    half_v = _projected_radius(relative, size, torch.full_like(relative, torch.pi / 2))
+    # Half extents along the frame's axes (angles 0 and pi/2), both at once: (..., 2).
+    axes = relative.new_tensor([0.0, torch.pi / 2])
+    half = _projected_radius(relative[..., None], size[..., None, :], axes)
+    half_u, half_v = half[..., 0], half[..., 1]
     return u - half_u, u + half_u, v - half_v, v + half_v
 
 
@@ -221,7 +223,6 @@ def segments_in_frame(
     segments: torch.Tensor, frame_pose: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Segments ``(G, 4)`` in the frames of poses ``(B, 3)``: ``u0, v0, u1, v1`` ``(B, G)``."""
-    pose = frame_pose[:, None, :]
-    u0, v0 = to_frame(segments[:, 0], segments[:, 1], pose)
-    u1, v1 = to_frame(segments[:, 2], segments[:, 3], pose)
-    return u0, v0, u1, v1
+    # Both ends at once: x (G, 2) = (x0, x1), y = (y0, y1) -> u, v (B, G, 2).
+    u, v = to_frame(segments[:, 0::2], segments[:, 1::2], frame_pose[:, None, None, :])
+    return u[..., 0], v[..., 0], u[..., 1], v[..., 1]

@@ -26,7 +26,14 @@ How:
   anisotropic, fine across the road), sampled for every ego's rotated view by a single
   bilinear ``grid_sample`` call over the whole batch, so the view is differentiable w.r.t.
   the ego pose. The sampling positions are one batched matrix product of the pixels'
-  ``(u, v, 1)`` with each ego's affine map.
+  ``(u, v, 1)`` with each ego's affine map. On the CPU, without gradient (datasets,
+  evaluation), the sampling is the same but skips what is known to be zero: a view
+  column (a line along the ego's heading) whose texels are zero in every static channel
+  (half of them in dense traffic: the lane interiors) samples to exactly 0, which a
+  summed-area table of the raster's non-zero texels tells from the column's two ends, so
+  only the other columns are sampled, column by column (neighbouring samples then share
+  texels, which halves the gather time). Same values, bit for bit; the CPU's gathers are
+  what the sampling costs.
 * vehicles: rasterised analytically into each ego's view, each vehicle touching only its
   own small window of view pixels (one window size per call, from the largest extent;
   vehicles longer than :data:`PIECE_LENGTH` are drawn as equal pieces end to end, so a
@@ -65,6 +72,8 @@ from traffic_mpc.sim.scene import EgoScene
 CHANNELS: tuple[str, ...] = ("lanes", "vehicles", "off_road", "ego")
 #: Vehicles longer than this [m] are drawn as equal pieces (trucks), keeping windows small.
 PIECE_LENGTH = 6.0
+#: Rows of static samples worth a thread of their own (see EgoViewRenderer._sample).
+_MIN_SAMPLES_PER_THREAD = 64
 
 
 @dataclass(frozen=True)
@@ -160,12 +169,23 @@ class ViewSpec:
 
 def to_uint8(views: torch.Tensor) -> torch.Tensor:
     """Views in [0, 1] (any shape) to ``uint8`` in [0, 255], rounded, for storage."""
-    return (views.detach().clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
+    return views.detach().clamp(0.0, 1.0).mul_(255.0).round_().to(torch.uint8)
 
 
 def from_uint8(views: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Inverse of :func:`to_uint8` (to within 1/510)."""
     return views.to(dtype) / 255.0
+
+
+def _needs_grad(*tensors: torch.Tensor) -> bool:
+    """Whether autograd records operations on any of ``tensors``."""
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
+def _zeros(batch: int, height: int, width: int, dtype, device, out: torch.Tensor | None):
+    if out is None:
+        return torch.zeros(batch, height, width, dtype=dtype, device=device)
+    return out.zero_()
 
 
 def box_overlap(offset: torch.Tensor, half_size: torch.Tensor, pixel_size: float) -> torch.Tensor:
@@ -204,9 +224,25 @@ class EgoViewRenderer:
         if self._static_channels:
             stacked = np.stack([layers[name] for name in self._static_channels])
             self._static_raster = torch.as_tensor(stacked, dtype=dtype, device=self.device)[None]
+            # For sampling channel by channel (see _sample_busy_columns): each channel's
+            # raster alone, and the summed-area table of its non-zero texels (entry (y, x)
+            # of channel s counts those in rows < y and columns < x).
+            self._static_rasters = [layer[None, None] for layer in self._static_raster[0]]
+            # Stored texel-major, (rows + 1) * (columns + 1) x S, so that one lookup reads
+            # the counts of every channel.
+            busy = np.zeros((stacked.shape[1] + 1, stacked.shape[2] + 1, len(stacked)),
+                            dtype=np.int32)
+            busy[1:, 1:] = (stacked != 0).transpose(1, 2, 0).cumsum(axis=0).cumsum(axis=1)
+            self._busy_texels = torch.as_tensor(busy.reshape(-1, len(stacked)),
+                                                device=self.device)
         u, v = self.spec.pixel_coordinates(self.device, dtype)
         self._u, self._v = u, v
-        self._pixel_uv1 = torch.stack([u, v, torch.ones_like(u)], dim=-1).reshape(-1, 3)
+        uv1 = torch.stack([u, v, torch.ones_like(u)], dim=-1)  # (H, W, 3)
+        self._pixel_uv1 = uv1.reshape(-1, 3)
+        # The same pixels column by column, and each column's first and last pixel, as
+        # (3, pixels) (see _sample_busy_columns).
+        self._pixel_uv1_by_column = uv1.transpose(0, 1).reshape(-1, 3).T.contiguous()
+        self._column_ends_uv1 = uv1[[0, -1]].transpose(0, 1).reshape(-1, 3).T.contiguous()
 
     # ------------------------------------------------------------------ public
     def render(self, scene: EgoScene) -> torch.Tensor:
@@ -216,60 +252,163 @@ class EgoViewRenderer:
         poses and sizes, ego size).
         """
         scene = self._cast(scene)
-        layers: dict[str, torch.Tensor] = {}
+        spec = self.spec
+        if _needs_grad(scene.ego_pose, scene.ego_size, scene.others_pose, scene.others_size):
+            layers: dict[str, torch.Tensor] = {}
+            if self._static_channels:
+                static = self._sample_static(scene.ego_pose)
+                for index, name in enumerate(self._static_channels):
+                    layers[name] = static[index]
+            if "vehicles" in spec.channels:
+                layers["vehicles"] = self._vehicle_layer(scene)
+            if "ego" in spec.channels:
+                layers["ego"] = self._ego_layer(scene.ego_size)
+            return torch.stack([layers[name] for name in spec.channels], dim=1)
+        # No gradient: every channel is written straight into the views.
+        views = scene.ego_pose.new_empty(
+            (scene.batch_size, len(spec.channels), spec.height, spec.width))
         if self._static_channels:
-            static = self.static_layers(scene.ego_pose)
-            for index, name in enumerate(self._static_channels):
-                layers[name] = static[index]
-        if "vehicles" in self.spec.channels:
-            layers["vehicles"] = self.vehicle_layer(scene)
-        if "ego" in self.spec.channels:
-            layers["ego"] = self.ego_layer(scene.ego_size)
-        return torch.stack([layers[name] for name in self.spec.channels], dim=1)
+            targets = [views[:, spec.channel_index(name)] for name in self._static_channels]
+            if self._samples_busy_columns(scene.ego_pose):
+                self._sample_busy_columns(scene.ego_pose, targets)
+            else:
+                for target, layer in zip(targets, self._sample_static(scene.ego_pose)):
+                    target.copy_(layer)
+        if "vehicles" in spec.channels:
+            self._vehicle_layer(scene, views[:, spec.channel_index("vehicles")])
+        if "ego" in spec.channels:
+            self._ego_layer(scene.ego_size, views[:, spec.channel_index("ego")])
+        return views
 
     def static_layers(self, ego_pose: torch.Tensor) -> torch.Tensor:
         """The static channels present in the spec (``lanes``, ``off_road``, in spec
         order) for egos at ``ego_pose`` ``(B, 3)``: ``(S, B, H, W)`` (channel first)."""
-        batch = ego_pose.shape[0]
-        height, width = self.spec.height, self.spec.width
+        if self._samples_busy_columns(ego_pose):
+            layers = ego_pose.new_empty(
+                (len(self._static_channels), ego_pose.shape[0], self.spec.height, self.spec.width))
+            self._sample_busy_columns(ego_pose, list(layers))
+            return layers
+        return self._sample_static(ego_pose)
+
+    def _static_affine(self, ego_pose: torch.Tensor, transposed: bool = False) -> torch.Tensor:
+        """``(B, 3, 2)``: grid_sample's normalised sampling position of a pixel is its
+        ego-frame ``(u, v, 1)`` times this matrix (``transposed``: ``(B, 2, 3)``)."""
         extent_x, extent_y = self.static.extent
-        # grid_sample's normalised sampling position of each pixel is affine in the
-        # pixel's ego-frame (u, v, 1): one small matrix product per batch.
         cos, sin = torch.cos(ego_pose[:, 2]), torch.sin(ego_pose[:, 2])
         scale_x, scale_y = 2.0 / extent_x, 2.0 / extent_y
-        affine = torch.stack(
+        u_to = torch.stack([cos * scale_x, sin * scale_y], dim=-1)
+        v_to = torch.stack([-sin * scale_x, cos * scale_y], dim=-1)
+        offset = torch.stack(
             [
-                torch.stack([cos * scale_x, sin * scale_y], dim=-1),  # u ->
-                torch.stack([-sin * scale_x, cos * scale_y], dim=-1),  # v ->
-                torch.stack(
-                    [
-                        (ego_pose[:, 0] - self.static.x0) * scale_x - 1.0,
-                        (ego_pose[:, 1] - self.static.y0) * scale_y - 1.0,
-                    ],
-                    dim=-1,
-                ),
+                (ego_pose[:, 0] - self.static.x0) * scale_x - 1.0,
+                (ego_pose[:, 1] - self.static.y0) * scale_y - 1.0,
             ],
-            dim=1,
-        )  # (B, 3, 2)
-        grid = torch.matmul(self._pixel_uv1.to(ego_pose.dtype), affine)  # (B, H*W, 2)
+            dim=-1,
+        )
+        return torch.stack([u_to, v_to, offset], dim=2 if transposed else 1)
+
+    def _sample(self, grid: torch.Tensor, raster: torch.Tensor | None = None) -> torch.Tensor:
+        """Bilinear samples ``(S, N, M)`` of the static raster (or of ``raster``
+        ``(1, S, rows, columns)``) at normalised positions ``grid`` ``(N, M, 2)``.
+
+        On a CPU with several torch threads the positions are split into one batch entry
+        per thread (``grid_sample`` parallelises over the batch only); each sample is the
+        same arithmetic either way."""
+        raster = (self._static_raster if raster is None else raster).to(grid.dtype)
+        count = grid.shape[0]
+        parts = torch.get_num_threads() if grid.device.type == "cpu" else 1
+        parts = max(1, min(parts, count // _MIN_SAMPLES_PER_THREAD))
+        if parts > 1:
+            padded = -(-count // parts) * parts
+            grid = F.pad(grid, (0, 0, 0, 0, 0, padded - count)).reshape(
+                parts, padded // parts, *grid.shape[1:])
         sampled = F.grid_sample(
-            self._static_raster.to(ego_pose.dtype),
-            grid.reshape(1, batch * height, width, 2),
+            raster.expand(parts, -1, -1, -1),
+            grid if parts > 1 else grid[None],
             mode="bilinear",
             # The raster's border is "off road, no marking", as is everything beyond it.
             padding_mode="border",
             align_corners=False,
-        )  # (1, S, B*H, W)
+        )  # (parts, S, N / parts, M)
+        if parts == 1:
+            return sampled[0]
+        return sampled.transpose(0, 1).reshape(sampled.shape[1], -1, sampled.shape[3])[:, :count]
+
+    def _sample_static(self, ego_pose: torch.Tensor) -> torch.Tensor:
+        """Every pixel of the static channels, one ``grid_sample`` call: ``(S, B, H, W)``."""
+        batch = ego_pose.shape[0]
+        height, width = self.spec.height, self.spec.width
+        # grid_sample's normalised sampling position of each pixel is affine in the
+        # pixel's ego-frame (u, v, 1): one small matrix product per batch.
+        affine = self._static_affine(ego_pose)
+        grid = torch.matmul(self._pixel_uv1.to(ego_pose.dtype), affine)  # (B, H*W, 2)
+        sampled = self._sample(grid.reshape(batch * height, width, 2))  # (S, B*H, W)
         return sampled.reshape(-1, batch, height, width)
+
+    def _samples_busy_columns(self, ego_pose: torch.Tensor) -> bool:
+        """Whether the static channels are sampled column by column, skipping the columns
+        that are zero (on the CPU, without gradient; see the module docstring)."""
+        return ego_pose.device.type == "cpu" and not _needs_grad(ego_pose)
+
+    def _sample_busy_columns(self, ego_pose: torch.Tensor, targets: list[torch.Tensor]):
+        """The static channels, written into ``targets`` (one ``(B, H, W)`` per channel),
+        sampling only the view columns that may be non-zero: the same values as
+        :meth:`_sample_static` (each sample is the same arithmetic on the same position)."""
+        batch = ego_pose.shape[0]
+        height, width = self.spec.height, self.spec.width
+        _, _, texel_rows, texel_columns = self._static_raster.shape
+        # Sampling positions as x and y planes, one matrix product for the whole batch:
+        # (B * 2, 3) x (3, pixels) holds the same products and sums as _sample_static's
+        # (pixels, 3) x (B, 3, 2), in the same order.
+        affine = self._static_affine(ego_pose, transposed=True).reshape(batch * 2, 3)
+        # Texels each column can touch: its samples lie on the segment between its ends;
+        # grid_sample reads the texels around floor(position) and the one after (in
+        # texels, position = (normalised + 1) * size / 2 - 1/2); one texel more on each
+        # side absorbs rounding.
+        ends = torch.mm(affine, self._column_ends_uv1.to(ego_pose.dtype))  # (B * 2, W * 2)
+        first, final = ends.reshape(batch, 2, width, 2).permute(3, 0, 2, 1)  # (B, W, 2) each
+        size = ends.new_tensor([texel_columns, texel_rows])
+        last = size - 1
+        low = ((torch.minimum(first, final) + 1) * (size / 2) - 0.5).floor() - 1
+        high = ((torch.maximum(first, final) + 1) * (size / 2) - 0.5).floor() + 2
+        low = torch.minimum(low.clamp(min=0), last)
+        high = torch.minimum(high.clamp(min=0), last) + 1  # (B, W, 2): x, y of the box
+        # Non-zero texels in the box [low, high) of every channel, from the box's corners
+        # in the summed-area tables (S, rows + 1, columns + 1), flattened.
+        (x0, y0), (x1, y1) = low.unbind(-1), high.unbind(-1)
+        stride = texel_columns + 1
+        corners = torch.stack([y1 * stride + x1, y0 * stride + x0,
+                               y0 * stride + x1, y1 * stride + x0]).long()  # (4, B, W)
+        sums = self._busy_texels.index_select(0, corners.view(-1)).view(4, -1, len(targets))
+        busy = (sums[0] + sums[1] - sums[2] - sums[3] > 0).T  # (S, B * W)
+        planes = None
+        for target, raster, channel_busy in zip(targets, self._static_rasters, busy):
+            target.zero_()
+            columns = channel_busy.nonzero().squeeze(1)  # index of (ego, column)
+            if columns.numel() == 0:
+                continue
+            if planes is None:  # (B, x and y, W, H): each column's positions in a row
+                planes = torch.mm(affine, self._pixel_uv1_by_column.to(ego_pose.dtype))
+                planes = planes.reshape(batch * 2 * width, height)
+            ego, column = columns // width, columns % width
+            rows = (ego * 2 * width + column)[:, None] + planes.new_tensor(
+                [0, width], dtype=torch.int64)  # x, y rows of each busy column
+            grid = planes.index_select(0, rows.reshape(-1)).reshape(-1, 2, height)
+            sampled = self._sample(grid.transpose(1, 2), raster)[0]  # (columns, H)
+            target.transpose(1, 2).index_put_((ego, column), sampled)
 
     def vehicle_layer(self, scene: EgoScene) -> torch.Tensor:
         """Area coverage of each ego's view by its other vehicles: ``(B, H, W)``."""
+        return self._vehicle_layer(scene)
+
+    def _vehicle_layer(self, scene: EgoScene, out: torch.Tensor | None = None) -> torch.Tensor:
+        """:meth:`vehicle_layer`, written into ``out`` ``(B, H, W)`` if given (no gradient)."""
         spec = self.spec
         batch, height, width, pixel = scene.batch_size, spec.height, spec.width, spec.pixel_size
         dtype, device = scene.ego_pose.dtype, scene.ego_pose.device
         others = scene.others_pose.shape[1]
         if others == 0 or batch == 0:
-            return torch.zeros(batch, height, width, dtype=dtype, device=device)
+            return _zeros(batch, height, width, dtype, device, out)
         u, v, relative_heading = (part.reshape(-1) for part in scene.others_in_ego_frame())
         length = scene.others_size[..., 0].reshape(-1)
         half_width = scene.others_size[..., 1].reshape(-1) / (2 * pixel)  # [pixels]
@@ -291,7 +430,7 @@ class EgoViewRenderer:
             )
             selected = torch.nonzero(visible).squeeze(1)
             if selected.numel() == 0:
-                return torch.zeros(batch, height, width, dtype=dtype, device=device)
+                return _zeros(batch, height, width, dtype, device, out)
             # Vehicles longer than PIECE_LENGTH are drawn as equal pieces end to end (the
             # coverage is additive along the length), so that every window is car-sized.
             pieces = torch.ceil(length[selected] / PIECE_LENGTH).clamp(min=1).long()
@@ -367,22 +506,33 @@ class EgoViewRenderer:
             overlap = torch.sub(half_size + 0.5, in_piece_frame.abs_(), out=in_piece_frame)
         if small:  # a piece narrower than a pixel covers at most its own size
             overlap = torch.minimum(overlap, (2 * half_size).clamp(max=1.0)).clamp(min=0.0)
-        else:
+        elif overlap.requires_grad:
             overlap = overlap.clamp(0.0, 1.0)
+        else:
+            overlap = overlap.clamp_(0.0, 1.0)
         coverage = overlap[:, 0] * overlap[:, 1]
         flat = torch.zeros(batch * padded_height * padded_width, dtype=dtype, device=device)
         flat.scatter_add_(0, target.reshape(-1), coverage.reshape(-1))
         view = flat.reshape(batch, padded_height, padded_width)
-        return view[:, rows : rows + height, columns : columns + width].clamp(max=1.0)
+        view = view[:, rows : rows + height, columns : columns + width]
+        if out is None:
+            return view.clamp(max=1.0)
+        return torch.clamp(view, max=1.0, out=out)
 
     def ego_layer(self, ego_size: torch.Tensor) -> torch.Tensor:
         """Area coverage of the view by the ego's own footprint ``(B, 2)`` -> ``(B, H, W)``."""
+        return self._ego_layer(ego_size)
+
+    def _ego_layer(self, ego_size: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """:meth:`ego_layer`, written into ``out`` ``(B, H, W)`` if given (no gradient)."""
         pixel = self.spec.pixel_size
         u = self._u[:, 0].to(ego_size.dtype)
         v = self._v[0].to(ego_size.dtype)
         along = box_overlap(u[None, :], ego_size[:, 0, None] / 2, pixel)  # (B, H)
         across = box_overlap(v[None, :], ego_size[:, 1, None] / 2, pixel)  # (B, W)
-        return along[:, :, None] * across[:, None, :]
+        if out is None:
+            return along[:, :, None] * across[:, None, :]
+        return torch.mul(along[:, :, None], across[:, None, :], out=out)
 
     # ------------------------------------------------------------------ helpers
     def _cast(self, scene: EgoScene) -> EgoScene:

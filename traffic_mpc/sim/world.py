@@ -53,7 +53,7 @@ import torch
 from traffic_mpc.logs.traffic_log import TrafficLog
 from traffic_mpc.road import Road
 from traffic_mpc.sim import cost_masks, kinematics
-from traffic_mpc.sim.geometric_costs import GeometricCosts, collisions
+from traffic_mpc.sim.geometric_costs import GeometricCosts
 from traffic_mpc.sim.geometry import RoadTensors, to_frame
 from traffic_mpc.sim.reactive import (
     HandOverRule,
@@ -494,9 +494,9 @@ class ReplayWorld:
 
         scene = self._observe(alive)
         self._scene = scene
-        costs = self.costs(scene)
-        collision = collisions(scene)
-        off_road = ~self.road_tensors.on_road(state[:, 0], state[:, 1])
+        on_road = self.road_tensors.on_road(state[:, 0], state[:, 1])
+        costs, collision = self.costs.costs_and_collisions(scene, on_road)
+        off_road = ~on_road
         arrived = state[:, 0] >= self.road.valid_x[1]
         end_of_log = self._frame >= traffic.n_frames - 1
         reason = torch.full_like(self._reason, TerminationReason.NONE)
@@ -528,14 +528,14 @@ class ReplayWorld:
         """The scene of every ego at its current frame; with ``alive`` (after a step) the
         reactive traffic advances for those egos first."""
         traffic, frame = self.traffic, self._frame
-        vehicle = traffic.vehicle[frame]  # (B, S)
-        valid = traffic.valid[frame] & (vehicle != self._vehicle[:, None])
-        state = traffic.state[frame]
-        slot, seen = self._nearest(state, valid)  # (B, K)
-        state = state.gather(1, slot[..., None].expand(-1, -1, 4))
+        vehicle = traffic.vehicle.index_select(0, frame)  # (B, S)
+        valid = traffic.valid.index_select(0, frame) & (vehicle != self._vehicle[:, None])
+        x, y = (traffic.state[..., i].index_select(0, frame) for i in (0, 1))  # (B, S) each
+        slot, seen = self._nearest(x, y, valid)  # (B, K)
+        state = _lookup(traffic.state.reshape(-1, 4), frame[:, None] * traffic.n_slots + slot)
         vehicle = vehicle.gather(1, slot)
         index = vehicle.clamp(min=0)
-        size = traffic.vehicle_size[index]
+        size = _lookup(traffic.vehicle_size, index)
         if self._reactive is not None:
             reactive = self._reactive
             reactive.drop_departed(traffic.vehicle[frame], traffic.valid[frame])
@@ -555,12 +555,12 @@ class ReplayWorld:
             size = torch.cat([size, reactive.size], dim=1)
             vehicle = torch.cat([vehicle, reactive.vehicle], dim=1)
             seen = torch.cat([seen, reactive.active], dim=1)
-            keep, seen = self._nearest(state, seen)
+            keep, seen = self._nearest(state[..., 0], state[..., 1], seen)
             state = state.gather(1, keep[..., None].expand(-1, -1, 4))
             size = size.gather(1, keep[..., None].expand(-1, -1, 2))
             vehicle = vehicle.gather(1, keep)
         zero = torch.zeros((), dtype=state.dtype, device=state.device)
-        ids = self.traffic.vehicle_ids[vehicle.clamp(min=0)]
+        ids = _lookup(self.traffic.vehicle_ids, vehicle.clamp(min=0))
         return EgoScene(
             ego_pose=self._state[:, :3],
             ego_speed=self._state[:, 3],
@@ -572,12 +572,13 @@ class ReplayWorld:
             others_id=torch.where(seen, ids, -1),
         )
 
-    def _nearest(self, state: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Indices ``(B, K)`` of the K nearest vehicles (states ``(B, C, 4)``) whose centres
-        are in each ego's view range, nearest first, and which of them exist (padding
-        repeats index 0 with ``False``)."""
+    def _nearest(self, x: torch.Tensor, y: torch.Tensor, valid: torch.Tensor
+                 ) -> tuple[torch.Tensor, ...]:
+        """Indices ``(B, K)`` of the K nearest vehicles (centres ``x, y`` ``(B, C)``) whose
+        centres are in each ego's view range, nearest first, and which of them exist
+        (padding repeats index 0 with ``False``)."""
         forward, backward, lateral = self.view_range
-        u, v = to_frame(state[..., 0], state[..., 1], self._state[:, None, :3])
+        u, v = to_frame(x, y, self._state[:, None, :3])
         in_view = valid & (u <= forward) & (u >= -backward) & (v.abs() <= lateral)
         distance = torch.where(in_view, u * u + v * v, torch.inf)
         count = min(self.max_others, distance.shape[1])
@@ -588,3 +589,8 @@ class ReplayWorld:
             order = torch.nn.functional.pad(order, (0, pad))
             seen = torch.nn.functional.pad(seen, (0, pad))
         return torch.where(seen, order, 0), seen
+
+
+def _lookup(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``table[index]`` for a table ``(N, ...)`` and any index shape, as one row gather."""
+    return table.index_select(0, index.reshape(-1)).reshape(*index.shape, *table.shape[1:])
