@@ -535,7 +535,7 @@ def describe_dataset(info: DatasetInfo) -> dict:
     sources = manifest["sources"]
     minutes = sum((s["frames"][1] - s["frames"][0] + 1) * s["dt"] / 60.0 for s in sources)
     description = {
-        "path": str(info.path.resolve()),
+        "path": str(info.path),  # as given: a summary names no machine paths it was not told
         "name": info.path.name,
         "manifest_sha256": dataset_checksum(info.path),
         "road": manifest["road"]["name"],

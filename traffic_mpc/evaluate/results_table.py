@@ -186,7 +186,12 @@ def _calibration(groups) -> list[str]:
         f"{I80_REFERENCE['expert']['success'] * 100:.1f} | "
         f"{I80_REFERENCE['expert']['distance']:.1f} | – | – | ~6 | yes |",
     ]
-    for runs in groups.values():
+    def demand(runs) -> tuple:
+        first = next(iter(runs.values()))[0]["dataset"]
+        value = (first.get("generator") or {}).get("demand")
+        return (value is None, value or 0.0, first["path"])
+
+    for runs in sorted(groups.values(), key=demand):
         replay = {agent: items[0] for (agent, traffic), items in runs.items()
                   if traffic == "replay"}
         if "no-action" not in replay and "expert" not in replay:
