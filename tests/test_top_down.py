@@ -108,13 +108,13 @@ def test_a_window_shows_its_part_of_the_road(road):
     assert pixel_at(image, road, 100.0, -5.49, window=window) == tuple(speed_colours([20.0])[0])
 
 
-def test_speed_colours_go_from_red_to_green():
+def test_speed_colours_go_from_red_through_yellow_to_blue():
     colours = speed_colours(np.array([0.0, 12.5, 25.0, 40.0]))
-    red, yellow, green, beyond = (tuple(int(c) for c in colour) for colour in colours)
-    assert red[0] > 200 and red[1] < 30
-    assert yellow[0] > 200 and yellow[1] > 200
-    assert green[0] < 30 and green[1] > 200
-    assert beyond == green
+    red, yellow, blue, beyond = (tuple(int(c) for c in colour) for colour in colours)
+    assert red == (214, 48, 49)
+    assert yellow[0] > 200 and yellow[1] > 200 and yellow[2] < 100
+    assert blue[2] > 200 and blue[0] < 100
+    assert beyond == blue
 
 
 def test_whole_i80_road_with_its_ramp():

@@ -13,8 +13,9 @@ included, grey), lane markings (white, dashed: 3 m painted, 9 m gap, as on US hi
 road edges (white, solid), then the vehicles as anti-aliased oriented rectangles filled by
 speed, and highlighted vehicles (egos) in their highlight colour with a white outline.
 
-Speed colormap (:func:`speed_colours`): speed clipped to ``[0, max_speed]`` (default
-25 m/s, 90 km/h) maps linearly red (stopped) -> yellow (half) -> green (``max_speed``).
+Speed colormap (:func:`speed_colours`, shared with the viewer): speed clipped to
+``[0, max_speed]`` (default 25 m/s, 90 km/h) maps red (stopped) -> orange -> yellow (half)
+-> green -> blue (``max_speed``).
 """
 
 from __future__ import annotations
@@ -75,14 +76,35 @@ def top_down_frame(road: Road, scale: float, window: tuple[float, float] | None 
     return TopDownFrame(x0, x1, y_top, float(scale), height, width)
 
 
+#: Speed colour ramp: fractions of the top speed and their colours (slow red to fast blue).
+SPEED_STOPS = (
+    (0.0, (214, 48, 49)),
+    (0.25, (240, 136, 30)),
+    (0.5, (236, 212, 64)),
+    (0.75, (92, 196, 96)),
+    (1.0, (64, 164, 232)),
+)
+
+
+def speed_palette(levels: int = 256) -> np.ndarray:
+    """``(levels, 3)`` uint8 colours from standstill (index 0) to the top speed (last)."""
+    fractions = np.linspace(0.0, 1.0, levels)
+    stops = np.array([s for s, _ in SPEED_STOPS])
+    colours = np.array([c for _, c in SPEED_STOPS], dtype=np.float64)
+    return np.stack(
+        [np.interp(fractions, stops, colours[:, channel]) for channel in range(3)], axis=1
+    ).round().astype(np.uint8)
+
+
+_PALETTE = speed_palette()
+
+
 def speed_colours(speed: np.ndarray, max_speed: float = MAX_SPEED) -> np.ndarray:
-    """RGB ``uint8`` colours ``(N, 3)`` for speeds ``(N,)`` [m/s]: red (0) -> yellow
-    (``max_speed / 2``) -> green (``max_speed`` and above)."""
-    fraction = np.clip(np.asarray(speed, dtype=np.float64) / max_speed, 0.0, 1.0)
-    red = np.where(fraction < 0.5, 1.0, 2.0 - 2.0 * fraction)
-    green = np.where(fraction < 0.5, 2.0 * fraction, 1.0)
-    colours = np.stack([red, green, np.zeros_like(fraction)], axis=-1) * np.array([230, 210, 0])
-    return np.round(colours).astype(np.uint8) + np.array([20, 20, 20], dtype=np.uint8)
+    """RGB ``uint8`` colours ``(N, 3)`` for speeds ``(N,)`` [m/s] on the speed ramp, with
+    ``max_speed`` (and above) at its end."""
+    levels = len(_PALETTE) - 1
+    index = np.clip(np.asarray(speed, dtype=np.float64) / max_speed * levels, 0, levels)
+    return _PALETTE[index.astype(np.intp)]
 
 
 def render_top_down(

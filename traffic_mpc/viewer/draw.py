@@ -15,6 +15,7 @@ import numpy as np
 import pygame
 
 from traffic_mpc.road import Road
+from traffic_mpc.sim.top_down import speed_colours, speed_palette
 from traffic_mpc.viewer.camera import WrappedCamera
 
 # ------------------------------------------------------------------------- palette
@@ -45,26 +46,6 @@ OUTLINE_ZOOM = 8.0
 #: Width of a road tile [px].
 TILE_PX = 512
 
-#: Speed colour ramp: fractions of the top speed and their colours (slow red to fast blue).
-_SPEED_STOPS = (
-    (0.0, (214, 48, 49)),
-    (0.25, (240, 136, 30)),
-    (0.5, (236, 212, 64)),
-    (0.75, (92, 196, 96)),
-    (1.0, (64, 164, 232)),
-)
-
-
-def speed_palette(levels: int = 256) -> np.ndarray:
-    """``(levels, 3)`` uint8 colours from standstill (index 0) to the top speed (last)."""
-    fractions = np.linspace(0.0, 1.0, levels)
-    stops = np.array([s for s, _ in _SPEED_STOPS])
-    colours = np.array([c for _, c in _SPEED_STOPS], dtype=np.float64)
-    return np.stack(
-        [np.interp(fractions, stops, colours[:, channel]) for channel in range(3)], axis=1
-    ).round().astype(np.uint8)
-
-
 class SpeedColours:
     """Vehicle colour by speed: ``colours(speed)`` for speeds [m/s] in ``[0, top_speed]``."""
 
@@ -72,13 +53,9 @@ class SpeedColours:
         self.top_speed = float(top_speed)
         self.palette = speed_palette()
 
-    def index(self, speed: np.ndarray) -> np.ndarray:
-        levels = len(self.palette) - 1
-        return np.clip(np.asarray(speed) / self.top_speed * levels, 0, levels).astype(np.intp)
-
     def colours(self, speed: np.ndarray) -> np.ndarray:
-        """``(N, 3)`` uint8 colours of speeds ``(N,)`` [m/s]."""
-        return self.palette[self.index(speed)]
+        """``(N, 3)`` uint8 colours of speeds ``(N,)`` [m/s] (the videos' ramp)."""
+        return speed_colours(speed, self.top_speed)
 
 
 def top_speed_for(speed_95: float) -> float:
