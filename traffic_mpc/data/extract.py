@@ -53,6 +53,7 @@ from traffic_mpc.data.shards import (
     read_shard_meta,
     write_shard,
 )
+from traffic_mpc.data.sources import log_checksum
 from traffic_mpc.errors import InputError
 from traffic_mpc.logs.traffic_log import TrafficLog
 from traffic_mpc.road import Road
@@ -248,20 +249,13 @@ def _task_key(task: ShardTask, log: TrafficLog, view_spec, settings: dict) -> st
     description = {
         "format_version": fmt.FORMAT_VERSION,
         "traffic_mpc": traffic_mpc.__version__,
-        "source": log.source_checksum or _log_checksum(log),
+        "source": log.source_checksum or log_checksum(log),
         "first_episode": task.first_episode,
         "episodes": [[e.vehicle_id, e.start_frame, e.steps] for e in task.episodes],
         "view_spec": _view_spec_json(view_spec),
         "settings": settings,
     }
     return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()
-
-
-def _log_checksum(log: TrafficLog) -> str:
-    digest = hashlib.sha256()
-    for name in ("vehicle_id", "frame", "x", "y", "heading", "speed", "length", "width"):
-        digest.update(np.ascontiguousarray(getattr(log, name)).tobytes())
-    return digest.hexdigest()
 
 
 def _remove_stale(out: Path, shards_dir: Path, expected: set[str]) -> None:
@@ -473,7 +467,7 @@ def source_entries(pairs, recordings: list[str]) -> list[dict]:
         {
             "name": name,
             "path": log.source,
-            "sha256": log.source_checksum or _log_checksum(log),
+            "sha256": log.source_checksum or log_checksum(log),
             "checksum_of": "source file" if log.source_checksum else "log arrays",
             "site": log.site,
             "dt": log.dt,

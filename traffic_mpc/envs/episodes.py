@@ -35,8 +35,9 @@ from typing import Any
 import numpy as np
 
 from traffic_mpc.data.extract import EpisodePlan, plan_episodes
+from traffic_mpc.data.sources import open_source_log
 from traffic_mpc.errors import InputError
-from traffic_mpc.logs.traffic_log import TrafficLog, file_checksum
+from traffic_mpc.logs.traffic_log import TrafficLog
 from traffic_mpc.road import Road
 
 #: Keys ``reset(options=...)`` understands.
@@ -149,39 +150,12 @@ def _dataset_episodes(config: dict) -> EpisodeSource:
     sources = info.manifest["sources"]
     recordings: list[Recording | None] = [None] * len(sources)
     for index in sorted({int(r) for r in rows[:, RECORDING]}):
-        log = _dataset_log(path, sources[index], road, config["logs"])
+        log = open_source_log(path, sources[index], road, config["logs"])
         recordings[index] = Recording(sources[index]["name"], log, road)
     episodes = [EpisodePlan(int(row[RECORDING]), int(row[VEHICLE_ID]), int(row[START_FRAME]),
                             int(row[LENGTH])) for row in rows]
     view = ViewSpec.from_dict(info.manifest["image"]["view_spec"])
     return EpisodeSource(recordings, episodes, view)
-
-
-def _dataset_log(dataset: Path, source: dict, road: Road, logs) -> TrafficLog:
-    """The source log of one recording of a dataset, identified by its SHA-256: at the path
-    the manifest names or, with ``logs``, any log that ``logs`` holds."""
-    from traffic_mpc.data.extract import _log_checksum
-    from traffic_mpc.logs.ngsim import read_ngsim
-    from traffic_mpc.logs.sources import find_logs
-
-    expected = source["sha256"]
-    of_file = source.get("checksum_of", "source file") == "source file"
-    candidates = [Path(source["path"])] if logs is None else find_logs(logs)
-    for candidate in candidates:
-        if not candidate.exists():
-            continue
-        if candidate.is_file():
-            if of_file and file_checksum(candidate) != expected:
-                continue
-            log = read_ngsim(candidate, road)
-        else:
-            log = TrafficLog.load(candidate)
-        if (log.source_checksum if of_file else _log_checksum(log)) == expected:
-            return log
-    raise InputError(dataset / "manifest.json",
-                     f"recording {source['name']!r}: no log with SHA-256 {expected[:12]}... at "
-                     f"{source['path'] if logs is None else logs} (pass the folder of the "
-                     "dataset's source logs as logs=...)", field="sources")
 
 
 def choose_episode(source: EpisodeSource, rng: np.random.Generator, options: dict | None,

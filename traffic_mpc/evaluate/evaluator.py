@@ -52,7 +52,7 @@ from traffic_mpc.errors import InputError
 from traffic_mpc.evaluate import metrics as M
 from traffic_mpc.evaluate.agents import Observation, agent_name, clip_actions, make_agent
 from traffic_mpc.evaluate.report import SUMMARY_FORMAT, SUMMARY_VERSION
-from traffic_mpc.logs.traffic_log import TrafficLog, file_checksum
+from traffic_mpc.logs.traffic_log import TrafficLog
 from traffic_mpc.road import Road
 from traffic_mpc.sim.geometric_costs import BEHIND, NO_COLLISION, collision_classes
 from traffic_mpc.sim.world import ReplayWorld, TerminationReason
@@ -120,33 +120,9 @@ def open_recording(info: DatasetInfo, road: Road, index: int,
     :func:`~traffic_mpc.logs.sources.find_logs` accepts) points elsewhere: the recording is
     found there by checksum.
     """
-    from traffic_mpc.data.extract import _log_checksum
-    from traffic_mpc.logs.ngsim import read_ngsim
-    from traffic_mpc.logs.sources import find_logs
+    from traffic_mpc.data.sources import open_source_log
 
-    source = info.manifest["sources"][index]
-    expected = source["sha256"]
-    by_file = source.get("checksum_of", "source file") == "source file"
-    candidates = [Path(source["path"])] if logs is None else find_logs(logs)
-    for path in candidates:
-        if not path.exists():
-            continue
-        if path.is_file():
-            if by_file and file_checksum(path) != expected:
-                continue
-            log = read_ngsim(path, road)
-        else:
-            log = TrafficLog.load(path)
-        checksum = log.source_checksum if by_file else _log_checksum(log)
-        if checksum == expected:
-            return log
-    where = source["path"] if logs is None else str(logs)
-    raise InputError(
-        info.path / MANIFEST_FILE,
-        f"recording {source['name']!r}: no log with SHA-256 {expected[:12]}... at {where} "
-        "(the evaluator replays the dataset's source logs; pass their folder as logs=...)",
-        field="sources",
-    )
+    return open_source_log(info.path, info.manifest["sources"][index], road, logs)
 
 
 # ------------------------------------------------------------------------------ running
