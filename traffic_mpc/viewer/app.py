@@ -15,8 +15,10 @@ video frame, off-screen (no window, no display driver).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -582,32 +584,39 @@ def _run_headless(viewer: Viewer, screen: pygame.Surface, frames: int,
         from traffic_mpc.viewer import driving
 
         driving.start_automatic_episode(viewer)
-    recorder = None
     if record is not None:
-        recorder = VideoRecorder(record, SCREEN_SIZE, fps=1.0 / viewer.frames.dt)
         viewer.recording = True
-    try:
+    with _recorder(record, fps=1.0 / viewer.frames.dt) as recorder:
         for index in range(frames):
             viewer.draw(screen)
             if recorder is not None:
                 recorder.write(surface_rgb(screen))
             if index + 1 < frames and not viewer.step(+1):
                 viewer.say("end of the log")
-    except BaseException:
-        if recorder is not None:
-            recorder.discard()
-        raise
-    if recorder is not None:
-        print(f"wrote {recorder.close()} ({recorder.frames_written} frames)")
     return 0
+
+
+@contextlib.contextmanager
+def _recorder(record: str | None, fps: float) -> Iterator[VideoRecorder | None]:
+    """An mp4 recorder for ``record`` (None: no recording). The file is written whole when
+    the block ends, and discarded if it fails."""
+    if record is None:
+        yield None
+        return
+    recorder = VideoRecorder(record, SCREEN_SIZE, fps=fps)
+    try:
+        yield recorder
+    except BaseException:
+        recorder.discard()
+        raise
+    print(f"wrote {recorder.close()} ({recorder.frames_written} frames)")
 
 
 def _loop(viewer: Viewer, screen: pygame.Surface, record: str | None) -> int:
     """The interactive loop: events, playback, drawing at :data:`DISPLAY_FPS`."""
     fps = 30 if record is not None else DISPLAY_FPS
-    recorder = VideoRecorder(record, SCREEN_SIZE, fps=fps) if record is not None else None
     clock = pygame.time.Clock()
-    try:
+    with _recorder(record, fps) as recorder:
         while not viewer.quit_requested:
             seconds = clock.tick(fps) / 1000.0
             for event in pygame.event.get():
@@ -617,10 +626,4 @@ def _loop(viewer: Viewer, screen: pygame.Surface, record: str | None) -> int:
             pygame.display.flip()
             if recorder is not None:
                 recorder.write(surface_rgb(screen))
-    except BaseException:
-        if recorder is not None:
-            recorder.discard()
-        raise
-    if recorder is not None:
-        print(f"wrote {recorder.close()} ({recorder.frames_written} frames)")
     return 0
