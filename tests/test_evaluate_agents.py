@@ -187,7 +187,7 @@ def test_runner_renders_views_only_for_agents_that_ask_and_refills_the_batch():
     builder = LogBuilder()
     for vehicle in range(1, 4):
         builder.constant_speed(vehicle, frames, 40.0 + 30 * vehicle, lane_center(vehicle), 10.0)
-    world = ReplayWorld(builder.build(), road, dtype=D)
+    world = ReplayWorld(builder.build(), road, dtype=D, through_rear_end=True)
     episodes = [EpisodeSpec(i, "r", 0, i, 0, 300) for i in (1, 2, 3)]
     agent = ViewRecordingAgent()
     spec = ViewSpec(height=16, width=8, pixel_size=2.0)

@@ -25,7 +25,7 @@ def ego_log(builder: LogBuilder) -> LogBuilder:
 
 
 def run(log, agent, traffic: str = "replay") -> dict:
-    world = ReplayWorld(log, ROAD, dtype=torch.float64, traffic=traffic)
+    world = ReplayWorld(log, ROAD, dtype=torch.float64, traffic=traffic, through_rear_end=True)
     spec = EpisodeSpec(episode=0, recording="constructed", recording_index=0, vehicle_id=1,
                        start_frame=0, steps=FRAMES)
     (row,) = EpisodeRunner(world, agent).run([spec])
@@ -54,6 +54,7 @@ def test_known_success_of_the_expert():
     row = run(log, make_agent("expert", world=world))
     assert row["outcome"] == "arrived" and row["success"] and row["success_ignoring_rear_end"]
     assert row["scored"] and not row["collision"] and not row["off_road"]
+    assert row["collided_with"] == -1
     # Warm-up: 20 steps from x = 40 m, i.e. control from x = 60 m to the end of the valid
     # region (363.9 m) at 10 m/s: 30.39 s, ~304 m (the last step crosses the line).
     assert row["control_steps"] == 304
@@ -75,10 +76,25 @@ def test_known_rear_end_hit_and_success_ignoring_it():
     assert row["outcome"] == "collision_behind" and not row["success"]
     assert row["collision_behind"] and not row["collision_ahead"] and not row["collision_side"]
     assert row["success_ignoring_rear_end"] and row["outcome_ignoring_rear_end"] == "arrived"
+    assert row["collided_with"] == 2
     # Contact when the 35.5 m bumper gap has closed at 5 m/s (7.1 s after the start),
     # 5.1 s after the 2 s warm-up.
     assert 50 <= row["control_steps"] <= 52
     assert row["distance"] == pytest.approx(row["control_steps"] * 1.0, abs=1e-6)
+
+
+def test_rear_end_hit_then_a_collision_ahead_when_driven_on():
+    # The rear-end hit of the test above, and a car stopped at x = 300 m: the plain
+    # protocol ends at the hit, the run through it at the stopped car.
+    log = (ego_log(LogBuilder())
+           .constant_speed(2, np.arange(FRAMES), 0.0, lane_center(2), 15.0)
+           .add(4, np.arange(FRAMES), 300.0, lane_center(2)).build())
+    row = run(log, NoActionAgent())
+    assert row["outcome"] == "collision_behind" and row["collided_with"] == 2
+    assert row["collision_behind"] and not row["collision_ahead"]
+    assert 50 <= row["control_steps"] <= 52
+    assert not row["success_ignoring_rear_end"]
+    assert row["outcome_ignoring_rear_end"] == "collision_ahead"
 
 
 def test_known_side_swipe():
@@ -91,6 +107,7 @@ def test_known_side_swipe():
     assert row["outcome"] == "collision_side" and row["collision_side"]
     assert not row["success"] and not row["success_ignoring_rear_end"]
     assert row["outcome_ignoring_rear_end"] == "collision_side"
+    assert row["collided_with"] == 3
 
 
 def test_known_collision_ahead():
@@ -99,6 +116,7 @@ def test_known_collision_ahead():
     row = run(log, NoActionAgent())
     assert row["outcome"] == "collision_ahead" and row["collision_ahead"]
     assert not row["success"] and not row["success_ignoring_rear_end"]
+    assert row["collided_with"] == 4
     # The fronts touch when the ego's centre reaches 150 - 4.5 = 145.5 m: 85.5 m of control.
     assert row["distance"] == pytest.approx(85.5, abs=1.0)
     assert row["proximity_cost"] > 0.0

@@ -15,10 +15,11 @@
   would run into the ego (``"reactive"``).
 - \\* Collisions are a geometric footprint overlap (the reference: pixel proximity > 0.99),
   classified ahead / behind / side.
-- \\* To measure success ignoring rear-end hits in the same run, an ego hit from behind is
-  driven on (that vehicle is ignored from then on) until it arrives or fails otherwise; the
-  standard metrics stop at the first hit, as if the episode had ended there, so they are
-  exactly those of the plain protocol.
+- \\* To measure success ignoring rear-end hits in the same run, the world drives an ego
+  on through rear-end hits (``through_rear_end``: a vehicle that runs into it is ignored
+  from then on) until it arrives or fails otherwise. The plain protocol ends at the first
+  of the world's ending and the first rear-end hit (a ``collision_behind`` ending), and
+  the standard metrics stop there, so they are exactly those of the plain protocol.
 - \\* Scoring: an episode whose logged vehicle does not reach the end of the valid region
   (the recording ends first) cannot be succeeded by the logged driver; such episodes are
   driven and listed in ``episodes.csv`` (``scored = False``) but left out of the
@@ -54,19 +55,14 @@ from traffic_mpc.evaluate.agents import Observation, agent_name, clip_actions, m
 from traffic_mpc.evaluate.report import SUMMARY_FORMAT, SUMMARY_VERSION
 from traffic_mpc.logs.traffic_log import TrafficLog
 from traffic_mpc.road import Road
-from traffic_mpc.sim.geometric_costs import BEHIND, NO_COLLISION, collision_classes
 from traffic_mpc.sim.world import ReplayWorld, TerminationReason
 
 #: Warm-up steps that follow the log before the agent drives (REFERENCE.md: 20, 2 s).
 NCOND = 20
 #: Largest batch of egos driven together per recording.
 DEFAULT_BATCH_SIZE = 1024
-#: Rear-end hitters remembered per episode (further ones are then genuine collisions).
-_MAX_IGNORED = 8
 
 _REASON_NAMES = {int(reason): reason.name.lower() for reason in TerminationReason}
-_COLLISION_REASONS = (TerminationReason.COLLISION_AHEAD, TerminationReason.COLLISION_BEHIND,
-                      TerminationReason.COLLISION_SIDE)
 
 
 @dataclass(frozen=True)
@@ -146,10 +142,10 @@ class _Slots:
         self.slot = zeros(torch.int64)
         self.steps = zeros(torch.int64)
         self.standard = zeros(torch.bool)  # the plain protocol's episode still runs
-        self.alternative = zeros(torch.bool)  # the run through rear-end hits still runs
-        self.reason = zeros(torch.int64)
-        self.alt_reason = zeros(torch.int64)
+        self.reason = zeros(torch.int64)  # the plain protocol's ending
+        self.alt_reason = zeros(torch.int64)  # the world's ending (through rear-end hits)
         self.collision = zeros(torch.bool, 3)
+        self.collided_with = torch.full((b,), -1, dtype=torch.int64, device=device)
         self.control_steps = zeros(torch.int64)
         self.distance = zeros(dtype)
         self.previous_acceleration = zeros(dtype)
@@ -161,14 +157,13 @@ class _Slots:
         self.final_displacement = torch.full((b,), float("nan"), dtype=torch.float64,
                                              device=device)
         self.handed_over = zeros(torch.int64)
-        self.ignored = torch.full((b, _MAX_IGNORED), -1, dtype=torch.int64, device=device)
 
     def clear(self, index: torch.Tensor) -> None:
         for name, value in vars(self).items():
             if isinstance(value, torch.Tensor):
                 if name == "final_displacement":
                     value[index] = float("nan")
-                elif name == "ignored":
+                elif name == "collided_with":
                     value[index] = -1
                 else:
                     value[index] = 0
@@ -180,10 +175,15 @@ class EpisodeRunner:
     ``renderer``: renders the agent's ego views (None: the agent gets none).
     ``tracer``: called after every step with ``(runner, result, episodes)`` where
     ``episodes`` lists the episode id of every batch entry (-1: none), to record videos.
+    Both protocols are measured in one run: the world must drive egos on through rear-end
+    hits (``ReplayWorld(..., through_rear_end=True)``).
     """
 
     def __init__(self, world: ReplayWorld, agent, *, batch_size: int = DEFAULT_BATCH_SIZE,
                  renderer=None, tracer=None) -> None:
+        if not world.through_rear_end:
+            raise ValueError("EpisodeRunner needs a world made with through_rear_end=True "
+                             "(it measures success ignoring rear-end hits in the same run)")
         self.world = world
         self.agent = agent
         self.batch_size = int(batch_size)
@@ -246,7 +246,6 @@ class EpisodeRunner:
         slots.slot[entries] = traffic.vehicle_slot[index]
         slots.busy[entries] = True
         slots.standard[entries] = True
-        slots.alternative[entries] = True
         for entry, spec in zip(entries.tolist(), specs):
             slots.episode[entry] = spec.episode
         mask = torch.zeros(slots.batch, dtype=torch.bool, device=world.device)
@@ -323,19 +322,23 @@ class EpisodeRunner:
         slots.handed_over = torch.maximum(slots.handed_over, world.handed_over)
         self._displacement(result, measured)
 
-        # Endings: the plain protocol ends at the world's first ending; the run through
-        # rear-end hits goes on past rear-end collisions.
+        # Endings: the world drives on through rear-end hits; the plain protocol ends at the
+        # world's ending or at the first rear-end hit, as a collision behind (unless the
+        # world's ending is a more serious collision at the same step).
         ended = alive & result.done
-        first_end = ended & slots.standard
-        slots.reason = torch.where(first_end, result.reason, slots.reason)
+        hit = alive & result.rear_end_ignored
+        first_end = (ended | hit) & slots.standard
+        by_hit = hit & (result.collided_with < 0)
+        slots.reason = torch.where(first_end, torch.where(
+            by_hit, int(TerminationReason.COLLISION_BEHIND), result.reason), slots.reason)
         slots.collision = torch.where(first_end[:, None], result.collision, slots.collision)
+        slots.collided_with = torch.where(first_end, torch.where(
+            by_hit, result.rear_end_hitter, result.collided_with), slots.collided_with)
         slots.standard &= ~first_end
-        alt_end = ended & slots.alternative
-        if bool(alt_end.any()):
-            self._through_rear_end(alt_end, result)
+        slots.alt_reason = torch.where(ended, result.reason, slots.alt_reason)
         if self.tracer is not None:
             self.tracer(self, result, list(slots.episode))
-        finished = slots.busy & world.done & ~slots.standard & ~slots.alternative
+        finished = slots.busy & world.done
         slots.busy &= ~finished
         return finished.nonzero().reshape(-1)
 
@@ -350,61 +353,6 @@ class EpisodeRunner:
         slots.displacement_sum += torch.where(use, error, 0.0)
         slots.displacement_count += use.to(torch.int64)
         slots.final_displacement = torch.where(use, error, slots.final_displacement)
-
-    def _through_rear_end(self, ended: torch.Tensor, result) -> None:
-        """Decide, for entries the world just ended, whether the run that ignores rear-end
-        hits goes on: a collision with a vehicle classified *behind* at first contact (and
-        any later contact with a vehicle that once hit from behind) is ignored; the ego is
-        then revived, unless it also arrived, left the road or reached the recording's end.
-
-        The world has no option to go on after a collision, so this clears its done flag
-        (see the evaluator's report: an ``end_on_rear_end`` option of the world would
-        replace it)."""
-        world, slots = self.world, self.slots
-        collided = ended & torch.isin(result.reason, torch.as_tensor(
-            [int(r) for r in _COLLISION_REASONS], device=result.reason.device))
-        revive = torch.zeros_like(ended)
-        if bool(collided.any()):
-            index = collided.nonzero().reshape(-1)
-            scene = world.scene().index(index)
-            classes = collision_classes(scene)  # (n, K)
-            ids = scene.others_id
-            known = (ids[:, :, None] == slots.ignored[index][:, None, :]).any(-1)
-            contact = classes != NO_COLLISION
-            new_rear = contact & ~known & (classes == BEHIND)
-            genuine = contact & ~known & (classes != BEHIND)
-            for row, entry in enumerate(index.tolist()):
-                for other in ids[row][new_rear[row]].tolist():
-                    free = (slots.ignored[entry] < 0).nonzero().reshape(-1)
-                    if len(free):
-                        slots.ignored[entry, free[0]] = other
-            state = world.state[index]
-            frame = world.frame[index] - world.traffic.first_frame
-            other_end = (
-                (state[:, 0] >= world.road.valid_x[1])
-                | ~world.road_tensors.on_road(state[:, 0], state[:, 1])
-                | (frame >= world.traffic.n_frames - 1)
-            )
-            revive[index] = ~genuine.any(-1) & ~other_end
-            # An ego that collided and also arrived (or left the road, or ran out of log)
-            # in the same step ends for that reason once rear-end hits are ignored.
-            why_else = torch.where(
-                ~world.road_tensors.on_road(state[:, 0], state[:, 1]),
-                int(TerminationReason.OFF_ROAD),
-                torch.where(state[:, 0] >= world.road.valid_x[1], int(TerminationReason.ARRIVED),
-                            int(TerminationReason.END_OF_LOG)))
-            alt_reason = torch.where(genuine.any(-1), result.reason[index],
-                                     torch.where(other_end, why_else, result.reason[index]))
-            genuine_class = _first_genuine_class(classes, genuine)
-            alt_reason = torch.where(genuine.any(-1), genuine_class, alt_reason)
-            slots.alt_reason[index] = alt_reason
-        plain = ended & ~collided
-        slots.alt_reason = torch.where(plain, result.reason, slots.alt_reason)
-        stop = ended & ~revive
-        slots.alternative &= ~stop
-        if bool(revive.any()):
-            world._done[revive] = False  # noqa: SLF001 (see the docstring)
-            world._reason[revive] = int(TerminationReason.NONE)  # noqa: SLF001
 
     # -------------------------------------------------------------------- rows
     def _row(self, entry: int, spec: EpisodeSpec) -> dict:
@@ -442,6 +390,7 @@ class EpisodeRunner:
             "collision_ahead": bool(collision[0]),
             "collision_behind": bool(collision[1]),
             "collision_side": bool(collision[2]),
+            "collided_with": int(slots.collided_with[entry]),
             "off_road": reason == TerminationReason.OFF_ROAD,
             "end_of_log": reason == TerminationReason.END_OF_LOG,
             "control_steps": steps,
@@ -459,19 +408,6 @@ class EpisodeRunner:
             "fde": float(slots.final_displacement[entry]) if count else float("nan"),
             "handed_over": int(slots.handed_over[entry]),
         }
-
-
-def _first_genuine_class(classes: torch.Tensor, genuine: torch.Tensor) -> torch.Tensor:
-    """The termination reason of the most serious genuine contact per row (ahead, side,
-    behind, the world's order)."""
-    from traffic_mpc.sim.geometric_costs import AHEAD, SIDE
-
-    reason = torch.full(classes.shape[:1], int(TerminationReason.COLLISION_BEHIND),
-                        dtype=torch.int64, device=classes.device)
-    side = (genuine & (classes == SIDE)).any(-1)
-    ahead = (genuine & (classes == AHEAD)).any(-1)
-    reason = torch.where(side, int(TerminationReason.COLLISION_SIDE), reason)
-    return torch.where(ahead, int(TerminationReason.COLLISION_AHEAD), reason)
 
 
 def _not_run_row(spec: EpisodeSpec, outcome: str) -> dict:
@@ -601,7 +537,8 @@ def evaluate(
         for recording in recordings:
             mine = [e for e in episodes if e.recording_index == recording]
             log = open_recording(info, road, recording, logs)
-            world = ReplayWorld(log, road, device=device, traffic=traffic, ncond=NCOND)
+            world = ReplayWorld(log, road, device=device, traffic=traffic, ncond=NCOND,
+                                through_rear_end=True)
             torch.manual_seed(_recording_seed(seed, recording))
             agent = make_agent(agent_spec, world=world, device=device, seed=seed)
             runner = EpisodeRunner(world, agent, batch_size=batch_size,

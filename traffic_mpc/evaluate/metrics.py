@@ -15,6 +15,8 @@ episode after the warm-up, up to the step that ends it:
 - ``collision_ahead``, ``collision_behind``, ``collision_side``: the collision flags at
   the ending step (several may be set; the classification is the world's, by the overlap
   geometry, :mod:`traffic_mpc.sim.geometric_costs`); ``collision`` is any of them;
+  ``collided_with``: the logged id of the vehicle whose contact ended the episode (the
+  most serious, as ``outcome``; the hitter, for a rear-end hit), -1 without a collision;
   ``off_road``: the ego's centre left the road;
 - ``distance`` [m]: path length driven under control; ``time`` [s]: control steps × dt;
   ``mean_speed`` [m/s]: distance / time;
@@ -70,6 +72,7 @@ EPISODE_COLUMNS: dict[str, str] = {
     "collision_ahead": "bool",
     "collision_behind": "bool",
     "collision_side": "bool",
+    "collided_with": "1",
     "off_road": "bool",
     "end_of_log": "bool",
     "control_steps": "1",

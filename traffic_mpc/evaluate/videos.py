@@ -227,7 +227,8 @@ def write_videos(folder: str | Path, rows: list[dict], *, agent_spec: str, info,
     for recording in sorted({spec.recording_index for spec in chosen}):
         mine = [spec for spec in chosen if spec.recording_index == recording]
         log = open_recording(info, road, recording, logs)
-        world = ReplayWorld(log, road, device=device, traffic=traffic, ncond=NCOND)
+        world = ReplayWorld(log, road, device=device, traffic=traffic, ncond=NCOND,
+                            through_rear_end=True)
         torch.manual_seed(_recording_seed(seed, recording))
         agent = make_agent(agent_spec, world=world, device=device, seed=seed)
         renderer = _agent_renderer(agent, info, road, device)

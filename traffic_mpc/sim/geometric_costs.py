@@ -283,9 +283,17 @@ class GeometricCosts:
         """``self(scene)`` and :func:`collisions` of ``scene`` together, sharing the work
         they have in common (the other footprints' extents in the ego frames).
         ``centre_on_road`` ``(B,)``: ``road.on_road`` at the egos' centres, if known."""
+        costs, classes = self.costs_and_collision_classes(scene, centre_on_road)
+        return costs, collision_flags(classes)
+
+    def costs_and_collision_classes(
+        self, scene: EgoScene, centre_on_road: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``self(scene)`` and :func:`collision_classes` ``(B, K)`` of ``scene`` together
+        (as :meth:`costs_and_collisions`, with the class of every pair)."""
         extents = _extents_in_ego_frame(scene)
         costs = self._costs(scene, extents, centre_on_road)
-        return costs, _collision_flags(_collision_classes(scene, extents))
+        return costs, _collision_classes(scene, extents)
 
     def _costs(self, scene: EgoScene, extents: Extents | None,
                centre_on_road: torch.Tensor | None) -> torch.Tensor:
@@ -336,8 +344,10 @@ def _collision_classes(scene: EgoScene, extents: Extents | None) -> torch.Tensor
 def collisions(scene: EgoScene) -> torch.Tensor:
     """Collision flags of every ego, ``(B, 3)`` bool: ahead, behind, side
     (:data:`COLLISION_NAMES`); several may be set at once."""
-    return _collision_flags(collision_classes(scene))
+    return collision_flags(collision_classes(scene))
 
 
-def _collision_flags(classes: torch.Tensor) -> torch.Tensor:
+def collision_flags(classes: torch.Tensor) -> torch.Tensor:
+    """Collision flags ``(B, 3)`` bool (ahead, behind, side) of per-pair collision classes
+    ``(B, K)`` (:func:`collision_classes`): whether any pair of each class is in a row."""
     return torch.stack([(classes == kind).any(dim=1) for kind in (AHEAD, BEHIND, SIDE)], -1)

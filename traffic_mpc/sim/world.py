@@ -24,7 +24,8 @@ vehicles whose centres lie in the view range), the exact geometric costs
 ahead / behind / side (definition in :mod:`~traffic_mpc.sim.geometric_costs`), and the
 termination reason, the first that holds in this order:
 
-1. collision ahead, 2. collision side, 3. collision behind (footprints overlap);
+1. collision ahead, 2. collision side, 3. collision behind (footprints overlap; the
+   contact that ended the episode is reported by the id of the vehicle collided with);
 4. off road: the ego's **centre** is on no lane (:meth:`Road.is_off_road`);
 5. arrived: the ego's ``x >= road.valid_x[1]``;
 6. end of log: the ego has reached the last frame of the recording (there is no next frame).
@@ -33,6 +34,17 @@ Conditions are checked during warm-up too (a logged vehicle overlapping another 
 log ends its episode there). A done ego stays frozen (state, frame, reason) until it is reset;
 :meth:`ReplayWorld.reset` with ``egos=`` resets a subset (vector-env autoreset).
 ``distance`` is the path length the ego drove under external control (after warm-up) [m].
+
+**Through rear-end hits** (``through_rear_end=True``; off by default): a vehicle that, at
+its first contact with an ego, is classified *behind* (it ran into the ego) does not end
+that ego's episode; the world remembers it (up to :data:`REAR_END_MEMORY` per ego, a
+further hitter is a genuine collision) and ignores every later contact of the ego with it,
+whatever its class. A step with a genuine contact (ahead or side, or behind by a vehicle
+that cannot be remembered) ends the episode with the most serious genuine class as above;
+off road, arrival and end of log end it in the same step even if a rear-end hit was
+ignored. Each ignored new hit is reported in the step's result; a reset forgets the ego's
+hitters. This measures "success ignoring rear-end hits" in the same run as the plain
+protocol (which ends at the first reported hit).
 
 **Traffic**: ``"replay"`` (non-reactive, as the reference: a car behind may run into the
 ego) or ``"reactive"`` (:mod:`~traffic_mpc.sim.reactive`: per ego, logged vehicles that would
@@ -53,7 +65,14 @@ import torch
 from traffic_mpc.logs.traffic_log import TrafficLog
 from traffic_mpc.road import Road
 from traffic_mpc.sim import cost_masks, kinematics
-from traffic_mpc.sim.geometric_costs import GeometricCosts
+from traffic_mpc.sim.geometric_costs import (
+    AHEAD,
+    BEHIND,
+    NO_COLLISION,
+    SIDE,
+    GeometricCosts,
+    collision_flags,
+)
 from traffic_mpc.sim.geometry import RoadTensors, to_frame
 from traffic_mpc.sim.reactive import (
     HandOverRule,
@@ -69,11 +88,13 @@ from traffic_mpc.sim.scene import EgoScene
 DEFAULT_VIEW_RANGE = (46.0, 46.0, 12.5)
 #: Other vehicles kept per ego (nearest first); dense traffic has about 40 in view.
 DEFAULT_MAX_OTHERS = 64
+#: Rear-end hitters remembered per ego with ``through_rear_end`` (further ones collide).
+REAR_END_MEMORY = 8
 
 
 #: Per-ego state tensors of :class:`ReplayWorld`, all ``(B, ...)``.
 _PER_EGO = ("_active", "_vehicle", "_slot", "_frame", "_steps", "_state", "_size", "_done",
-            "_reason", "_distance")
+            "_reason", "_distance", "_rear_end_hitters")
 
 
 class TerminationReason(IntEnum):
@@ -88,6 +109,13 @@ class TerminationReason(IntEnum):
     END_OF_LOG = 6
 
 
+#: Seriousness of a contact by collision class (``geometric_costs``: none, ahead, behind,
+#: side), and the termination reason of each seriousness: ahead > side > behind.
+_SEVERITY_OF_CLASS = {NO_COLLISION: 0, AHEAD: 3, BEHIND: 1, SIDE: 2}
+_REASON_OF_SEVERITY = (TerminationReason.NONE, TerminationReason.COLLISION_BEHIND,
+                       TerminationReason.COLLISION_SIDE, TerminationReason.COLLISION_AHEAD)
+
+
 @dataclass(frozen=True)
 class StepResult:
     """What happened to every ego in one step; all tensors have leading dimension ``B``.
@@ -95,8 +123,17 @@ class StepResult:
     - ``state`` ``(B, 4)`` x, y [m], heading [rad], speed [m/s] after the step
     - ``action`` ``(B, 2)`` the action applied (recovered action during warm-up; 0 if done)
     - ``costs`` ``(B, 3)`` proximity, lane, off-road in [0, 1] (``geometric_costs.COST_NAMES``)
-    - ``collision`` ``(B, 3)`` bool: ahead, behind, side (``geometric_costs.COLLISION_NAMES``)
+    - ``collision`` ``(B, 3)`` bool: ahead, behind, side (``geometric_costs.COLLISION_NAMES``),
+      the footprint contacts of this step (with ``through_rear_end``: a new rear-end hit
+      included, contacts with hitters remembered at earlier steps left out)
     - ``reason`` ``(B,)`` int64 :class:`TerminationReason`; ``done`` ``(B,)`` bool
+    - ``collided_with`` ``(B,)`` int64 logged id of the vehicle whose contact ended the
+      episode at this step (the most serious contact; the nearest of equally serious
+      ones), -1 otherwise
+    - ``rear_end_ignored`` ``(B,)`` bool: with ``through_rear_end``, a vehicle ran into the
+      ego for the first time at this step and is ignored from now on (also reported when
+      the step ends the episode for another reason); ``rear_end_hitter`` ``(B,)`` int64
+      its logged id (the nearest, if several), -1 otherwise
     - ``distance`` ``(B,)`` [m] driven under external control since the reset
     - ``frame`` ``(B,)`` int64 the ego's log frame number after the step
     - ``warmup`` ``(B,)`` bool: this step followed the log (external action ignored)
@@ -111,6 +148,9 @@ class StepResult:
     distance: torch.Tensor
     frame: torch.Tensor
     warmup: torch.Tensor
+    collided_with: torch.Tensor
+    rear_end_ignored: torch.Tensor
+    rear_end_hitter: torch.Tensor
 
     def to(self, device: torch.device | str) -> StepResult:
         return StepResult(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
@@ -280,6 +320,8 @@ class ReplayWorld:
     frame within which other vehicles' centres are seen. ``max_others``: K, the nearest kept.
     ``lane_width`` [m] of the lane and off-road masks. ``hand_over``, ``idm``: reactive
     traffic parameters (defaults: :class:`HandOverRule`, :class:`IDMParameters`).
+    ``through_rear_end``: drive egos on through rear-end hits (module doc); a public
+    attribute, it may be changed between steps.
     """
 
     def __init__(
@@ -297,6 +339,7 @@ class ReplayWorld:
         lane_width: float = cost_masks.LANE_WIDTH,
         hand_over: HandOverRule | None = None,
         idm: IDMParameters | None = None,
+        through_rear_end: bool = False,
     ) -> None:
         if traffic not in ("replay", "reactive"):
             raise ValueError(f"traffic must be 'replay' or 'reactive', got {traffic!r}")
@@ -311,6 +354,7 @@ class ReplayWorld:
         self.max_others = int(max_others)
         self.hand_over = hand_over or HandOverRule()
         self.idm = idm or IDMParameters()
+        self.through_rear_end = bool(through_rear_end)
         self.traffic = LoggedTraffic.from_log(log, playback, self.device, dtype)
         self.dt = self.traffic.dt
         self.road_tensors = RoadTensors.from_road(road, self.device, dtype)
@@ -318,6 +362,12 @@ class ReplayWorld:
         self._ids = self.traffic.vehicle_ids.cpu().numpy()
         self._first = self.traffic.vehicle_first.cpu().numpy()
         self._last = self.traffic.vehicle_last.cpu().numpy()
+        severity = torch.zeros(max(_SEVERITY_OF_CLASS) + 1, dtype=torch.int64)
+        for kind, value in _SEVERITY_OF_CLASS.items():
+            severity[kind] = value
+        self._severity_of_class = severity.to(self.device)
+        self._reason_of_severity = torch.tensor([int(r) for r in _REASON_OF_SEVERITY],
+                                                device=self.device)
         self._allocate(0)
 
     # ------------------------------------------------------------------ per-ego state
@@ -333,6 +383,8 @@ class ReplayWorld:
         self._done = torch.zeros(batch, dtype=torch.bool, device=device)
         self._reason = torch.zeros(batch, dtype=torch.int64, device=device)
         self._distance = torch.zeros(batch, dtype=dtype, device=device)
+        self._rear_end_hitters = torch.full((batch, REAR_END_MEMORY), -1, dtype=torch.int64,
+                                            device=device)  # logged ids, -1: none
         self._reactive = (
             ReactiveTraffic(batch, self.road_tensors, self.dt, rule=self.hand_over,
                             idm=self.idm, device=device, dtype=dtype)
@@ -451,6 +503,7 @@ class ReplayWorld:
         self._done[egos] = False
         self._reason[egos] = TerminationReason.NONE
         self._distance[egos] = 0.0
+        self._rear_end_hitters[egos] = -1
         if self._reactive is not None:
             self._reactive.reset(egos)
         self._scene = self._observe(alive=None)
@@ -495,33 +548,73 @@ class ReplayWorld:
         scene = self._observe(alive)
         self._scene = scene
         on_road = self.road_tensors.on_road(state[:, 0], state[:, 1])
-        costs, collision = self.costs.costs_and_collisions(scene, on_road)
+        costs, contacts = self.costs.costs_and_collision_classes(scene, on_road)
+        if self.through_rear_end:
+            contacts, genuine, rear_end_hitter = self._ignore_rear_end_hits(
+                contacts, scene.others_id, alive)
+        else:
+            genuine, rear_end_hitter = contacts, torch.full_like(self._reason, -1)
+        # The most serious genuine contact (nearest first among equals) ends the episode.
+        severity, nearest = self._severity_of_class[genuine].max(dim=1)
+        collided = alive & (severity > 0)
+        collided_with = torch.where(
+            collided, scene.others_id.gather(1, nearest[:, None])[:, 0], -1)
         off_road = ~on_road
         arrived = state[:, 0] >= self.road.valid_x[1]
         end_of_log = self._frame >= traffic.n_frames - 1
         reason = torch.full_like(self._reason, TerminationReason.NONE)
         for condition, why in reversed((
-            (collision[:, 0], TerminationReason.COLLISION_AHEAD),
-            (collision[:, 2], TerminationReason.COLLISION_SIDE),
-            (collision[:, 1], TerminationReason.COLLISION_BEHIND),
             (off_road, TerminationReason.OFF_ROAD),
             (arrived, TerminationReason.ARRIVED),
             (end_of_log, TerminationReason.END_OF_LOG),
         )):
             reason = torch.where(condition, int(why), reason)
+        reason = torch.where(severity > 0, self._reason_of_severity[severity], reason)
         self._reason = torch.where(alive, reason, self._reason)
         self._done = self._done | (alive & (reason != TerminationReason.NONE))
         return StepResult(
             state=state,
             action=applied,
             costs=costs,
-            collision=collision & alive[:, None],
+            collision=collision_flags(contacts) & alive[:, None],
             reason=self._reason,
             done=self.done,
             distance=self._distance,
             frame=self.frame,
             warmup=warmup,
+            collided_with=collided_with,
+            rear_end_ignored=rear_end_hitter >= 0,
+            rear_end_hitter=rear_end_hitter,
         )
+
+    def _ignore_rear_end_hits(self, classes: torch.Tensor, others_id: torch.Tensor,
+                              alive: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Apply ``through_rear_end`` to the collision classes ``(B, K)`` of a step's scene
+        (``others_id`` ``(B, K)`` logged ids): remember each new rear-end hitter of a live
+        ego while there is room. Returns the contacts to report (without hitters remembered
+        earlier), the genuine contacts (without any remembered hitter), both ``(B, K)``
+        classes, and the nearest new hitter's id per ego ``(B,)`` (-1: none). Only egos in
+        contact are looked at."""
+        hitter = torch.full_like(alive, -1, dtype=torch.int64)
+        rows = (alive & (classes != NO_COLLISION).any(dim=1)).nonzero().reshape(-1)
+        if rows.numel() == 0:  # the usual case
+            return classes, classes, hitter
+        kind, ids = classes[rows], others_id[rows]  # (n, K)
+        memory = self._rear_end_hitters[rows]  # (n, M), remembered ids first, then -1
+        known = (ids[:, :, None] == memory[:, None, :]).any(dim=-1) & (kind != NO_COLLISION)
+        new_hit = (kind == BEHIND) & ~known
+        position = (memory >= 0).sum(dim=1, keepdim=True) + new_hit.cumsum(dim=1) - 1
+        remembered = new_hit & (position < REAR_END_MEMORY)
+        spare = REAR_END_MEMORY  # a scratch column for everything not remembered
+        memory = torch.cat([memory, torch.full_like(memory[:, :1], -1)], dim=1).scatter(
+            1, torch.where(remembered, position, spare), torch.where(remembered, ids, -1))
+        self._rear_end_hitters = self._rear_end_hitters.index_put((rows,), memory[:, :spare])
+        first = remembered.to(torch.uint8).argmax(dim=1, keepdim=True)
+        hitter = hitter.index_put((rows,), torch.where(
+            remembered.any(dim=1), ids.gather(1, first)[:, 0], -1))
+        reported = classes.index_put((rows,), torch.where(known, NO_COLLISION, kind))
+        genuine = classes.index_put((rows,), torch.where(known | remembered, NO_COLLISION, kind))
+        return reported, genuine, hitter
 
     # ------------------------------------------------------------------ observation
     def _observe(self, alive: torch.Tensor | None) -> EgoScene:
