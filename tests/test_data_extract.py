@@ -177,3 +177,16 @@ def test_rerun_of_a_finished_extraction_rewrites_no_shard(dataset, logs):
     extract_dataset(logs, dataset, workers=1, **OPTIONS)
     assert {p: p.stat().st_mtime_ns for p in dataset.rglob("*.npy")} == stamps
     assert json.loads((dataset / "manifest.json").read_text()) == manifest
+
+
+def test_manifest_names_where_each_recording_was_read(logs, dataset):
+    """Generated logs carry no file of their own: the manifest names the log folders they
+    were read from, and the evaluator finds them there without being told where."""
+    from traffic_mpc.data.sources import open_source_log
+
+    info = open_dataset(dataset)
+    road = Road.load(dataset / "road.toml")
+    for source, name in zip(info.manifest["sources"], ("rec-1", "rec-2")):
+        assert Path(source["path"]) == (logs / name).resolve()
+        log = open_source_log(dataset, source, road)
+        assert log.n_vehicles == source["vehicles"]

@@ -174,8 +174,12 @@ def extract_dataset(
             raise InputError(log.source or logs_path,
                              f"road {other.name} differs from {road.name}: a dataset holds "
                              "the recordings of one road")
+    found = find_logs(logs_path)
     recordings = _recording_names([path.stem if path.is_file() else path.name
-                                   for path in find_logs(logs_path)], pairs)
+                                   for path in found], pairs)
+    # Where each recording was read from (open_logs reads one log per path, in this order).
+    paths = [str(path.resolve()) for path in found] if len(found) == len(pairs) else [
+        str(Path(logs_path).resolve())] * len(pairs)
     plans = [plan_episodes(log, road, index, min_steps)[:max_episodes]
              for index, (log, _) in enumerate(pairs)]
     tasks = plan_shards(plans, episodes_per_shard)
@@ -207,7 +211,7 @@ def extract_dataset(
         _run_tasks(todo, staged, shards_dir, view_spec, layout, workers, progress,
                    total_rows=sum(task.rows for task in tasks),
                    done_rows=sum(task.rows for task in tasks) - sum(t.rows for t, _ in todo))
-    manifest = build_manifest(out, source_entries(pairs, recordings), pairs[0][0].dt, road,
+    manifest = build_manifest(out, source_entries(pairs, recordings, paths), pairs[0][0].dt, road,
                               tasks, layout, view_spec, settings, seed)
     atomic.write_text(out / fmt.ROAD_FILE, road.to_toml())
     atomic.write_text(out / fmt.MANIFEST_FILE, json.dumps(manifest, indent=1) + "\n")
@@ -269,12 +273,15 @@ def _remove_stale(out: Path, shards_dir: Path, expected: set[str]) -> None:
 
 
 def _stage_logs(staging: Path, pairs, road: Road, recordings: set[int]) -> dict[int, str]:
-    """Write the needed recordings as log folders the workers memory-map."""
+    """Write the needed recordings as log folders the workers memory-map. A folder is named
+    by the recording's checksum, so a run resumed with other logs never reuses a stale one."""
     staged = {}
     for index in sorted(recordings):
-        folder = staging / f"recording-{index:03d}"
+        log = pairs[index][0]
+        checksum = log.source_checksum or log_checksum(log)
+        folder = staging / f"recording-{index:03d}-{checksum[:16]}"
         if not (folder / "log.json").is_file():
-            pairs[index][0].save(folder, road=road)
+            log.save(folder, road=road)
         staged[index] = str(folder)
     return staged
 
@@ -461,12 +468,14 @@ def replay_episodes(world, road: Road, task: ShardTask, spec, writer, report) ->
 
 
 # --------------------------------------------------------------------------- manifest
-def source_entries(pairs, recordings: list[str]) -> list[dict]:
-    """The manifest's ``sources``: one entry per recording."""
+def source_entries(pairs, recordings: list[str], paths: list[str]) -> list[dict]:
+    """The manifest's ``sources``: one entry per recording, with the absolute ``path`` it was
+    read from (a log's own ``source`` may name a file that no longer exists, e.g. the NGSIM
+    text a log folder was imported from, or the generator)."""
     return [
         {
             "name": name,
-            "path": log.source,
+            "path": path,
             "sha256": log.source_checksum or log_checksum(log),
             "checksum_of": "source file" if log.source_checksum else "log arrays",
             "site": log.site,
@@ -474,7 +483,7 @@ def source_entries(pairs, recordings: list[str]) -> list[dict]:
             "vehicles": log.n_vehicles,
             "frames": [log.first_frame, log.last_frame],
         }
-        for name, (log, _) in zip(recordings, pairs)
+        for name, path, (log, _) in zip(recordings, paths, pairs)
     ]
 
 
