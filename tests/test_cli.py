@@ -42,3 +42,15 @@ def test_bad_input_is_one_line_without_traceback(tmp_path):
 def test_evaluate_without_its_options_names_what_is_missing(capsys):
     assert main(["evaluate", "--agent", "idm"]) == 2
     assert "missing --dataset, --out" in capsys.readouterr().err
+
+
+def test_data_synth_takes_generator_settings(tmp_path, capsys):
+    import json
+
+    code = main(["data", "synth", "--out", str(tmp_path), "--minutes", "0.05", "--quiet",
+                 "--set", "warm_up=5", "--set", "bottleneck_time_headway_factor=1.3"])
+    assert code == 0
+    config = json.loads((tmp_path / "synth.json").read_text())["config"]
+    assert config["warm_up"] == 5.0 and config["bottleneck_time_headway_factor"] == 1.3
+    assert main(["data", "synth", "--out", str(tmp_path / "x"), "--set", "nope=1"]) == 2
+    assert "'nope' is not a numeric generator option" in capsys.readouterr().err

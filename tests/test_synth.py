@@ -273,6 +273,22 @@ def test_config_rejects_nonsense():
         SynthConfig(duration=0.0)
 
 
+def test_settings_from_the_command_line_change_numeric_options_only():
+    config = SynthConfig().with_settings(["bottleneck_time_headway_factor=1.3",
+                                          "max-entry-queue=5"])
+    assert config.bottleneck_time_headway_factor == 1.3
+    assert config.max_entry_queue == 5 and isinstance(config.max_entry_queue, int)
+    assert config.demand == SynthConfig().demand
+    for settings, message in ((["nope=1"], "'nope' is not a numeric generator option"),
+                              (["seed=3"], "'seed' is not a numeric generator option"),
+                              (["demand=abc"], "demand needs a number, got 'abc'"),
+                              (["max_entry_queue=1.5"], "needs a whole number"),
+                              (["demand=nan"], "demand must be finite"),
+                              (["demand=-5"], "demand must be positive")):
+        with pytest.raises(InputError, match=message):
+            SynthConfig().with_settings(settings)
+
+
 # ---------------------------------------------------------------- files
 FAST = SynthConfig(warm_up=5.0)
 

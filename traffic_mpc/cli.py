@@ -29,7 +29,7 @@ def _not_yet(what: str, issue: str):
 # ---------------------------------------------------------------------------- data
 def cmd_data_synth(args: argparse.Namespace) -> int:
     from traffic_mpc.logs.stats import format_statistics
-    from traffic_mpc.logs.synth import synthesize
+    from traffic_mpc.logs.synth import SynthConfig, synthesize
 
     written = synthesize(
         args.out,
@@ -39,6 +39,7 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
         road_path=args.road,
         demand=args.demand,
         progress=not args.quiet,
+        config=SynthConfig().with_settings(args.set),
     )
     _print_info(written, format_statistics, site=None)
     return 0
@@ -161,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--road", default=None, help="road TOML (default envs/synth.toml)")
     synth.add_argument("--demand", type=float, default=None,
                        help="inflow [veh/h/lane] (default: calibrated dense demand)")
+    synth.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                       help="any numeric generator option (traffic_mpc.logs.synth.SynthConfig)"
+                            ", e.g. --set bottleneck_time_headway_factor=1.3; repeatable")
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
     synth.set_defaults(run=cmd_data_synth)
 

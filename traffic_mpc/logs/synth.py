@@ -185,6 +185,34 @@ class SynthConfig:
         """The configuration as plain JSON values (the vehicle mix as nested dicts)."""
         return asdict(self)
 
+    def with_settings(self, settings: list[str]) -> SynthConfig:
+        """This configuration with ``NAME=VALUE`` settings of its numeric options (the
+        command line's ``--set``), e.g. ``["bottleneck_time_headway_factor=1.3"]``; duration
+        and seed have options of their own."""
+        numeric = {entry.name: entry.type for entry in fields(self)
+                   if entry.type in ("float", "int", float, int)
+                   and entry.name not in ("duration", "seed")}
+        changes: dict[str, float | int] = {}
+        for setting in settings:
+            name, _, value = setting.partition("=")
+            name = name.strip().replace("-", "_")
+            if name not in numeric:
+                raise InputError("--set", f"{name!r} is not a numeric generator option; "
+                                 f"options: {', '.join(sorted(numeric))}")
+            kind = int if numeric[name] in ("int", int) else float
+            try:
+                number = kind(value)
+            except ValueError:
+                wanted = "a whole number" if kind is int else "a number"
+                raise InputError("--set", f"{name} needs {wanted}, got {value!r}") from None
+            if not np.isfinite(number):
+                raise InputError("--set", f"{name} must be finite, got {value!r}")
+            changes[name] = number
+        try:
+            return replace(self, **changes)
+        except ValueError as error:
+            raise InputError("--set", str(error)) from None
+
 
 @dataclass
 class SimulationReport:
