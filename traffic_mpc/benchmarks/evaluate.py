@@ -5,8 +5,8 @@ traffic (like I-80's three periods; ``quick``: three of 3 minutes), extracted wi
 default settings but tiny ego views (the evaluator reads only the episode list, and the
 views would make the one-time extraction much longer). Logs and dataset are cached under
 ``$TRAFFIC_MPC_CACHE/bench`` (default ``~/.cache/traffic_mpc/bench``), keyed by the
-generator's version and default demand; the first run generates and extracts them (several
-minutes), which is not timed.
+generator's version, the road file and the package version; the first run generates and
+extracts them (several minutes), which is not timed.
 
 Timed: :func:`traffic_mpc.evaluate.evaluate` end to end (reading and checking the logs,
 building the worlds, driving every test episode, writing nothing), replay traffic, on the
@@ -16,13 +16,23 @@ cores (the reference needs ~3 h sequentially, ~20 min with 10 processes and a GP
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from pathlib import Path
 
+import traffic_mpc
 from traffic_mpc.benchmarks import Figure, benchmark
 
 RECORDINGS = 3
+
+
+def episode_list_views():
+    """The tiny ego views a dataset made only for evaluation is extracted with: the
+    evaluator reads its episode list, never its views."""
+    from traffic_mpc.sim.render import ViewSpec
+
+    return ViewSpec(height=4, width=2, pixel_size=1.0, channels=("lanes",))
 
 
 def cache_dir() -> Path:
@@ -33,20 +43,20 @@ def cache_dir() -> Path:
 def benchmark_dataset(minutes: float, progress: bool = False) -> Path:
     """The cached dataset of ``RECORDINGS`` x ``minutes`` of default generated traffic."""
     from traffic_mpc.data.extract import extract_dataset
-    from traffic_mpc.logs.synth import GENERATOR_VERSION, SynthConfig, synthesize
-    from traffic_mpc.sim.render import ViewSpec
+    from traffic_mpc.logs.synth import GENERATOR_VERSION, synthesize
+    from traffic_mpc.road import ROADS_DIR
 
-    demand = SynthConfig().demand
-    root = cache_dir() / "bench" / (
-        f"evaluate-{RECORDINGS}x{minutes:g}min-v{GENERATOR_VERSION}-demand{demand:g}")
+    # Keyed by everything the dataset depends on: generator version, road and package.
+    road = hashlib.sha256((ROADS_DIR / "synth.toml").read_bytes()).hexdigest()[:12]
+    root = cache_dir() / "bench" / (f"evaluate-{RECORDINGS}x{minutes:g}min-v{GENERATOR_VERSION}"
+                                    f"-road{road}-{traffic_mpc.__version__}")
     logs, dataset = root / "logs", root / "dataset"
     if not (logs / "synth.json").is_file():
         synthesize(logs, minutes=minutes, seed=0, recordings=RECORDINGS, progress=progress)
     if not (dataset / "manifest.json").is_file():
         workers = max(1, min(len(os.sched_getaffinity(0)), 8))
         extract_dataset(logs, dataset, workers=workers, progress=progress,
-                        view_spec=ViewSpec(height=4, width=2, pixel_size=1.0,
-                                           channels=("lanes",)))
+                        view_spec=episode_list_views())
     return dataset
 
 

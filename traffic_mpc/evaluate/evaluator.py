@@ -451,6 +451,7 @@ def describe_dataset(info: DatasetInfo) -> dict:
         "name": info.path.name,
         "manifest_sha256": dataset_checksum(info.path),
         "road": manifest["road"]["name"],
+        "valid_x": manifest["road"].get("valid_x"),
         "recordings": [s["name"] for s in sources],
         "recording_sha256": [s["sha256"] for s in sources],
         "minutes": round(minutes, 2),
@@ -468,6 +469,8 @@ def describe_dataset(info: DatasetInfo) -> dict:
                 "seed": config.get("seed"),
                 "demand": config.get("config", {}).get("demand"),
                 "ramp_demand": config.get("config", {}).get("ramp_demand"),
+                "bottleneck_time_headway_factor": config.get("config", {}).get(
+                    "bottleneck_time_headway_factor"),
                 "minutes_per_recording": config.get("config", {}).get("duration", 0) / 60.0,
             }
             break

@@ -104,8 +104,13 @@ def _dataset_title(summary: dict) -> str:
     parts = [f"`{_shown_path(dataset['path'])}`", f"road `{dataset['road']}`",
              f"{len(dataset['recordings'])} recording(s), {dataset['minutes']:g} min"]
     generator = dataset.get("generator")
+    if dataset.get("valid_x"):
+        parts.append("control region x = {:g}–{:g} m".format(*dataset["valid_x"]))
     if generator:
         parts.append(f"generated, demand {generator.get('demand'):g} veh/h/lane")
+        if generator.get("bottleneck_time_headway_factor") is not None:
+            parts.append(f"bottleneck headway factor "
+                         f"{generator['bottleneck_time_headway_factor']:g}")
     parts.append(f"manifest `{dataset['manifest_sha256'][:12]}`")
     return ", ".join(parts)
 
@@ -175,23 +180,31 @@ def _calibration(groups) -> list[str]:
         "The generated benchmark should be as hard as the real one: on the I-80 test set "
         "(REFERENCE.md) the no-action agent succeeds 16.2 % of the time and the human driver "
         f"100 %; no-action on a generated dataset should fall within "
-        f"{NO_ACTION_BAND[0] * 100:g}–{NO_ACTION_BAND[1] * 100:g} %. Replay traffic.",
+        f"{NO_ACTION_BAND[0] * 100:g}–{NO_ACTION_BAND[1] * 100:g} %. Replay traffic. The "
+        "generated road controls egos over the same stretch as the reference's I-80 map "
+        "(its `[valid]` region), so that episodes are as long as there; the generator's "
+        "demand sets the inflow and its bottleneck headway factor the capacity of the "
+        "restriction downstream, which decides how dense the congested queue is.",
         "",
-        "| Dataset | Demand (veh/h/lane) | Scored episodes | No-action success (%) | "
-        "No-action distance (m) | Expert success (%) | Expert distance (m) | "
-        "IDM success (%) | IDM distance (m) | Expert mean speed (m/s) | No-action in band |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-        f"| I-80 (published) | – | 561 | {I80_REFERENCE['no-action']['success'] * 100:.1f} | "
+        "| Dataset | Demand (veh/h/lane) | Bottleneck headway factor | Scored episodes | "
+        "No-action success (%) | No-action distance (m) | Expert success (%) | "
+        "Expert distance (m) | IDM success (%) | IDM distance (m) | Expert mean speed (m/s) | "
+        "No-action in band |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| I-80 (published) | – | – | 561 | "
+        f"{I80_REFERENCE['no-action']['success'] * 100:.1f} | "
         f"{I80_REFERENCE['no-action']['distance']:.1f} | "
         f"{I80_REFERENCE['expert']['success'] * 100:.1f} | "
         f"{I80_REFERENCE['expert']['distance']:.1f} | – | – | ~6 | yes |",
     ]
-    def demand(runs) -> tuple:
+    def settings(runs) -> tuple:
         first = next(iter(runs.values()))[0]["dataset"]
-        value = (first.get("generator") or {}).get("demand")
-        return (value is None, value or 0.0, first["path"])
+        generator = first.get("generator") or {}
+        demand = generator.get("demand")
+        factor = generator.get("bottleneck_time_headway_factor") or 0.0
+        return (demand is None, demand or 0.0, factor, first["path"])
 
-    for runs in sorted(groups.values(), key=demand):
+    for runs in sorted(groups.values(), key=settings):
         replay = {agent: items[0] for (agent, traffic), items in runs.items()
                   if traffic == "replay"}
         if "no-action" not in replay and "expert" not in replay:
@@ -199,6 +212,7 @@ def _calibration(groups) -> list[str]:
         first = next(iter(replay.values()))
         generator = first["dataset"].get("generator") or {}
         demand = generator.get("demand")
+        factor = generator.get("bottleneck_time_headway_factor")
 
         def cell(agent: str, metric: str, replay=replay) -> str:
             run = replay.get(agent)
@@ -212,7 +226,8 @@ def _calibration(groups) -> list[str]:
                         if "expert" in replay else "–")
         lines.append(
             f"| `{_shown_path(first['dataset']['path'])}` ({first['dataset']['minutes']:g} min) | "
-            f"{'–' if demand is None else f'{demand:g}'} | {first['episodes']['scored']} | "
+            f"{'–' if demand is None else f'{demand:g}'} | "
+            f"{'–' if factor is None else f'{factor:g}'} | {first['episodes']['scored']} | "
             f"{cell('no-action', 'success')} | {cell('no-action', 'distance')} | "
             f"{cell('expert', 'success')} | {cell('expert', 'distance')} | "
             f"{cell('idm', 'success')} | {cell('idm', 'distance')} | {expert_speed} | "
@@ -221,7 +236,7 @@ def _calibration(groups) -> list[str]:
         if expert and expert.get("failures"):
             failures = ", ".join(f"episode {f['episode']} ({f['outcome']})"
                                  for f in expert["failures"][:20])
-            lines.append(f"|   expert exceptions: {failures} |" + " |" * 10)
+            lines.append(f"|   expert exceptions: {failures} |" + " |" * 11)
     return lines
 
 
