@@ -267,6 +267,74 @@ class Road:
         x = np.asarray(x, dtype=np.float64)
         return (x >= self.valid_x[0]) & (x <= self.valid_x[1])
 
+    # ------------------------------------------------------------------ lane topology
+    def successor(self, lane_id: int) -> int | None:
+        """The lane that continues lane ``lane_id`` where it ends, or None.
+
+        A successor starts where the lane ends (within ``_BOUNDARY_TOLERANCE``) with its
+        centre there strictly between the lane's boundaries (US-101: on-ramp 7 ->
+        auxiliary lane 6 -> off-ramp 8). A lane that reaches the end of the section, or
+        that ends (a tapered on-ramp, of zero width at its end), has none.
+        """
+        lane = self.lane(lane_id)
+        x = lane.x_end
+        left, right = float(lane.left_y(x)), float(lane.right_y(x))
+        for other in self.lanes:
+            if other.id == lane.id or abs(other.x_start - x) > _BOUNDARY_TOLERANCE:
+                continue
+            if right < float(other.center_y(other.x_start)) < left:
+                return other.id
+        return None
+
+    def route(self, lane_id: int) -> list[int]:
+        """Lane ``lane_id`` and the lanes that continue it, one after the other (ids)."""
+        route = [lane_id]
+        while (following := self.successor(route[-1])) is not None and following not in route:
+            route.append(following)
+        return route
+
+    def route_end(self, lane_id: int) -> float:
+        """Where lane ``lane_id`` and the lanes that continue it end [m]: the end of the
+        section for a mainline lane, less for a lane whose route ends inside the section
+        (:meth:`ends_inside`, an on-ramp), whose traffic must merge (:meth:`merges_into`)."""
+        return self.lane(self.route(lane_id)[-1]).x_end
+
+    def ends_inside(self, lane_id: int) -> bool:
+        """Whether the route of lane ``lane_id`` (it and its successors) ends before the end
+        of the section does (by more than ``_BOUNDARY_TOLERANCE``)."""
+        return self.route_end(lane_id) < self.length - _BOUNDARY_TOLERANCE
+
+    def merges_into(self, lane_id: int) -> int | None:
+        """The lane traffic on lane ``lane_id`` merges into, because its route (the lane and
+        its successors) ends inside the section; None where the route reaches the end of
+        the section (within ``_BOUNDARY_TOLERANCE``).
+
+        Of the lanes that share a boundary with the route's last lane just before its end
+        (1 m, or half its length if shorter) and whose own route goes on further, the one
+        that goes on furthest; on a tie the left one. The synth and I-80 on-ramps merge
+        into lane 6.
+        """
+        if not self.ends_inside(lane_id):
+            return None
+        last = self.lane(self.route(lane_id)[-1])
+        end = last.x_end
+        x = end - min(1.0, (end - last.x_start) / 2)
+        best, best_key = None, None
+        for other in self.lanes:
+            if other.id == last.id or not other.x_start <= x <= other.x_end:
+                continue
+            beside = (
+                abs(float(other.right_y(x) - last.left_y(x))) <= _BOUNDARY_TOLERANCE
+                or abs(float(other.left_y(x) - last.right_y(x))) <= _BOUNDARY_TOLERANCE
+            )
+            goes_on = self.route_end(other.id)
+            if not beside or goes_on <= end + _BOUNDARY_TOLERANCE:
+                continue
+            key = (goes_on, float(other.center_y(x)))
+            if best_key is None or key > best_key:
+                best, best_key = other.id, key
+        return best
+
     @property
     def y_range(self) -> tuple[float, float]:
         """Lowest right boundary and highest left boundary over all lanes [m]."""

@@ -131,6 +131,12 @@ class RoadTensors:
       segments (x0, y0, x1, y1) [m], collinear vertices merged.
     - ``boundary_segments`` ``(E, 4)``: where the road ends: the road edges plus the two
       ends of the section (x = 0 and x = length across the lanes there).
+    - Lane topology (:meth:`Road.successor`, :meth:`Road.route_end`,
+      :meth:`Road.merges_into`), as lane indices (-1: none): ``lane_successor`` ``(L,)``
+      the lane that continues each lane where it ends; ``lane_route_end`` ``(L,)`` [m]
+      where a lane and its successors end inside the section (``inf`` for a route that
+      reaches the section's end); ``lane_merge_into`` ``(L,)`` the lane its traffic must
+      merge into before then.
 
     Lanes are ordered left to right (by the ``y`` of their centre where they start), so
     that where two lanes touch the left one wins, as in :meth:`Road.lane_at`.
@@ -144,6 +150,9 @@ class RoadTensors:
     lane_right_y0: torch.Tensor
     marking_segments: torch.Tensor
     boundary_segments: torch.Tensor
+    lane_successor: torch.Tensor
+    lane_route_end: torch.Tensor
+    lane_merge_into: torch.Tensor
 
     @classmethod
     def from_road(
@@ -169,6 +178,12 @@ class RoadTensors:
         def tensor(array) -> torch.Tensor:
             return torch.as_tensor(np.asarray(array), dtype=dtype, device=device)
 
+        index_of = {lane.id: index for index, lane in enumerate(lanes)}
+
+        def indices(lane_ids) -> torch.Tensor:
+            return torch.as_tensor([-1 if i is None else index_of[i] for i in lane_ids],
+                                   dtype=torch.int64, device=device)
+
         return cls(
             lane_ids=torch.as_tensor([lane.id for lane in lanes], device=device),
             lane_x_range=tensor([[lane.x_start, lane.x_end] for lane in lanes]),
@@ -178,6 +193,10 @@ class RoadTensors:
             lane_right_y0=tensor([lane.right[0, 1] for lane in lanes]),
             marking_segments=tensor(_segments(markings)),
             boundary_segments=tensor(_segments(edges + caps)),
+            lane_successor=indices([road.successor(lane.id) for lane in lanes]),
+            lane_route_end=tensor([road.route_end(lane.id) if road.ends_inside(lane.id)
+                                   else np.inf for lane in lanes]),
+            lane_merge_into=indices([road.merges_into(lane.id) for lane in lanes]),
         )
 
     @property
@@ -214,9 +233,27 @@ class RoadTensors:
     def lane_center_y(self, lane_index: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Centre line ``y`` [m] of lane ``lane_index`` (shape of ``x``) at ``x``; beyond a
         lane's ends its boundaries are held constant."""
-        left, right, _ = self.lane_bounds(x)
-        centre = (left + right) / 2
-        return centre.gather(-1, lane_index.clamp(min=0)[..., None])[..., 0]
+        left, right, _ = self.bounds_of_lane(lane_index, x)
+        return (left + right) / 2
+
+    def bounds_of_lane(
+        self, lane_index: torch.Tensor, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Left and right boundary ``y`` [m] of one lane per point, lane ``lane_index``
+        (shape of ``x``, clamped to 0 and up) at ``x``, and whether it exists there: three
+        tensors of the shape of ``x``. As :meth:`lane_bounds` for that lane only (its
+        boundaries held constant beyond its ends), at a cost that does not grow with L."""
+        index = lane_index.clamp(min=0)
+
+        def boundary(table: torch.Tensor, y0: torch.Tensor) -> torch.Tensor:
+            pieces = table[index]  # (..., P, 3)
+            offset = (x[..., None] - pieces[..., 0]).clamp(min=0.0)
+            return y0[index] + (pieces[..., 2] * torch.minimum(offset, pieces[..., 1])).sum(-1)
+
+        x_range = self.lane_x_range[index]
+        exists = (x >= x_range[..., 0]) & (x <= x_range[..., 1])
+        return (boundary(self.lane_left, self.lane_left_y0),
+                boundary(self.lane_right, self.lane_right_y0), exists)
 
 
 def segments_in_frame(

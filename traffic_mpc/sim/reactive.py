@@ -25,9 +25,38 @@ ones in its view range) are considered, as candidates and as leaders.
 **Reactive driving**: acceleration by IDM (:func:`idm_acceleration`; Treiber, Hennecke &
 Helbing 2000) with the nearest vehicle ahead in its own corridor as leader (among the ego,
 the logged vehicles and the other handed-over ones), desired speed the highest speed the
-vehicle reached in its log; curvature by pure pursuit of the centre line of the lane it was
-in when it handed over (:func:`lane_keeping_curvature`); no lane changes (no MOBIL). Both go
-through the same kinematics as every other vehicle; speed never goes negative.
+vehicle reached in its log; curvature by pure pursuit (:func:`lane_keeping_curvature`,
+:class:`LaneKeeping`) of the centre line of its *target lane*: the lane its heading leads
+to when it hands over (the lane at one lookahead ahead along its heading, else the lane it
+is in), so a vehicle handed over in the middle of a lane change completes it instead of
+turning back; then the lane that continues it where it ends (US-101: on-ramp, auxiliary
+lane, off-ramp). No discretionary lane changes (no MOBIL). Both go through the same
+kinematics as every other vehicle; speed never goes negative.
+
+**Merges**: a lane whose route (it and its successors) ends inside the section, an on-ramp,
+has a lane its traffic merges into, derived from the road (:meth:`Road.merges_into`: the
+neighbour that shares its boundary near its end and goes on; lane 6 on synth and I-80;
+US-101 has none, its ramp lanes run on to the section's end). These are precomputed per
+lane in :class:`~traffic_mpc.sim.geometry.RoadTensors` (``lane_successor``,
+``lane_route_end``, ``lane_merge_into``), so a step costs a few gathers. A handed-over
+vehicle keeps its lane as long as it can and merges in its last ``merge_room + merge_time
+v`` metres (15 m + 3 s): its target lane becomes the lane it merges into. Pure pursuit
+brings a vehicle from one lane's centre to within 0.3 m of the next one's in 2 s of travel
+(lookahead ``v`` x 1 s), or 10.4 m from a standstill (lookahead 5 m), so a merge begun
+there ends on the target lane's centre before the lane ends, at a margin. While its centre
+is not yet on its target lane it is *merging*, and moves across only if neither it
+(behind its new leader) nor its new follower (the ego included) would have to brake harder
+than ``merge_safe_deceleration`` (4 m/s², MOBIL's safety criterion with the relaxed value of
+mandatory merges, as in :mod:`traffic_mpc.logs.synth`), by the IDM; while it moves across,
+the vehicles ahead in the target lane's corridor (lateral offset from that lane's centre
+line) lead it too. Otherwise it is *blocked*: it keeps the lane it is on, and stops before
+the last ``merge_room`` metres of it (a standing obstacle there), from where it can still
+merge when a gap opens. Limits: a vehicle that hands over blocked inside the merge zone
+brakes (at most ``max_deceleration``) and may stop past that line, still on its lane, or,
+handed over a few metres before the end at speed, run past it before it is across; a
+vehicle stopped right behind a stopped vehicle (the ego) in its lane cannot steer around it
+(pure pursuit needs motion) and waits behind it; once its centre is on the target lane a
+merge goes on even if the gap closes.
 
 Every ego has its own handed-over vehicles (independent episodes): up to ``capacity`` (M)
 per ego, default 8; when they are all in use no further vehicle hands over in that episode
@@ -65,6 +94,24 @@ class IDMParameters:
     comfortable_deceleration: float = 2.0
     max_deceleration: float = 8.0
     exponent: float = 4.0
+
+
+@dataclass(frozen=True)
+class LaneKeeping:
+    """Lateral control of handed-over vehicles and their merges (see the module docstring).
+
+    Pure pursuit at ``max(lookahead_time * v, min_lookahead)`` [m] ahead. A vehicle whose
+    lane ends inside the section merges over its last ``merge_room + merge_time * v`` [m];
+    it moves across only while neither it (behind its new leader) nor its new follower
+    would have to brake harder than ``merge_safe_deceleration`` [m/s²], and otherwise
+    waits before the last ``merge_room`` [m] of its lane.
+    """
+
+    lookahead_time: float = 1.0
+    min_lookahead: float = 5.0
+    merge_time: float = 3.0
+    merge_room: float = 15.0
+    merge_safe_deceleration: float = 4.0
 
 
 @dataclass(frozen=True)
@@ -124,23 +171,21 @@ def _behind_in_corridor(
     return gap, (u < 0) & corridor
 
 
-def _leader_gap(
+def _relative(
     follower_pose: torch.Tensor,
     follower_size: torch.Tensor,
     pose: torch.Tensor,
     size: torch.Tensor,
-    valid: torch.Tensor,
-    lateral_margin: float,
-) -> torch.Tensor:
-    """Gap [m] from followers ``(..., M)`` to candidates ``(..., C)`` ahead of them in their
-    corridor, measured in the follower's frame: ``(..., M, C)``, ``inf`` where none."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Candidates ``(..., C)`` seen from followers ``(..., M)``: ``u``, ``v`` [m] of their
+    centres in the follower's frame and the sums of half lengths and of half widths [m],
+    each ``(..., M, C)``."""
     follower_pose, follower_size = follower_pose[..., :, None, :], follower_size[..., :, None, :]
     pose, size = pose[..., None, :, :], size[..., None, :, :]
     u, v = to_frame(pose[..., 0], pose[..., 1], follower_pose)
-    gap = u - (size[..., 0] + follower_size[..., 0]) / 2
-    corridor = v.abs() < (size[..., 1] + follower_size[..., 1]) / 2 + lateral_margin
-    ahead = (u > 0) & corridor & valid[..., None, :]
-    return torch.where(ahead, gap, torch.inf)
+    half_lengths = (size[..., 0] + follower_size[..., 0]) / 2
+    half_widths = (size[..., 1] + follower_size[..., 1]) / 2
+    return u, v, half_lengths, half_widths
 
 
 @dataclass(frozen=True)
@@ -170,8 +215,9 @@ class ReactiveTraffic:
     - ``active`` ``(B, M)`` bool; ``slot`` ``(B, M)`` the logged traffic slot of the
       vehicle's logged counterpart (which it replaces); ``vehicle`` ``(B, M)`` its index in
       the log's vehicle table; ``state`` ``(B, M, 4)``; ``size`` ``(B, M, 2)`` [m];
-      ``desired_speed`` ``(B, M)`` [m/s]; ``target_lane`` ``(B, M)`` lane index (-1: keep
-      the hand-over ``y``) and ``target_y`` ``(B, M)`` that ``y`` [m].
+      ``desired_speed`` ``(B, M)`` [m/s]; ``target_lane`` ``(B, M)`` index of the lane it
+      heads for (module docstring; -1: keep the hand-over ``y``) and ``target_y`` ``(B, M)``
+      that ``y`` [m].
 
     Interactions are computed among the vehicles near each ego (:class:`NearbyTraffic`,
     the world passes those in its view range): hand-overs happen there, and leaders are
@@ -186,10 +232,12 @@ class ReactiveTraffic:
         *,
         rule: HandOverRule = HandOverRule(),
         idm: IDMParameters = IDMParameters(),
+        lane_keeping: LaneKeeping = LaneKeeping(),
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
     ) -> None:
         self.road, self.dt, self.rule, self.idm = road, float(dt), rule, idm
+        self.lane_keeping = lane_keeping
         shape = (batch_size, rule.capacity)
         zeros = dict(device=device, dtype=dtype)
         self.active = torch.zeros(shape, dtype=torch.bool, device=device)
@@ -265,28 +313,113 @@ class ReactiveTraffic:
         # handed-over vehicles at the frame before).
         moving = self.active & alive[:, None] & ~entered
         if bool(moving.any()):
-            count = nearby.valid.shape[1]
             replayed = nearby.valid & ~handed_over
             everyone = torch.cat([ego_state[:, None], nearby.state, self.state], dim=1)
-            pose, speed = everyone[..., :3], everyone[..., 3]
             size = torch.cat([ego_size[:, None], nearby.size, self.size], dim=1)
             valid = torch.cat([alive[:, None], replayed, self.active], dim=1)
-            gaps = _leader_gap(self.state[..., :3], self.size, pose, size, valid,
-                               rule.lateral_margin)  # (B, M, 1 + C + M)
-            itself = torch.eye(rule.capacity, dtype=torch.bool, device=gaps.device)
-            gaps[..., 1 + count:] = gaps[..., 1 + count:].masked_fill(itself, torch.inf)
-            gap, leader = gaps.min(dim=-1)
-            leader_speed = speed.gather(1, leader)
-            own_speed = self.state[..., 3]
-            acceleration = idm_acceleration(
-                own_speed, gap, leader_speed, self.desired_speed, self.idm)
-            acceleration = torch.maximum(acceleration, -own_speed / dt)  # stop, never reverse
-            lookahead = (own_speed * 1.0).clamp(min=5.0)
-            lane_y = self.road.lane_center_y(self.target_lane, self.state[..., 0] + lookahead)
-            target_y = torch.where(self.target_lane >= 0, lane_y, self.target_y)
-            curvature = lane_keeping_curvature(self.state, target_y, lookahead)
+            acceleration, curvature = self._drive(everyone, size, valid)
             next_state = kinematics.step(self.state, torch.stack([acceleration, curvature], -1), dt)
             self.state = torch.where(moving[..., None], next_state, self.state)
+
+    def _drive(
+        self, everyone: torch.Tensor, size: torch.Tensor, valid: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Acceleration [m/s²] and curvature [1/m] ``(B, M)`` of every handed-over vehicle
+        among ``N`` vehicles (the ego, the nearby logged ones, the handed-over ones, in that
+        order): ``everyone`` ``(B, N, 4)`` states, ``size`` ``(B, N, 2)``, ``valid``
+        ``(B, N)``. Updates :attr:`target_lane` (successors, merges)."""
+        road, idm, keeping = self.road, self.idm, self.lane_keeping
+        x, y, own_speed = self.state[..., 0], self.state[..., 1], self.state[..., 3]
+        lane = self._update_target_lane(x, own_speed)
+        left, right, exists = road.bounds_of_lane(lane, x)
+        on_target = exists & (y <= left) & (y >= right)
+        merging = self.active & (lane >= 0) & ~on_target  # its centre not yet on it
+
+        # Pairs: every handed-over vehicle against everyone, (B, M, N).
+        u, v, half_lengths, half_widths = _relative(self.state[..., :3], self.size,
+                                                    everyone[..., :3], size)
+        capacity = self.rule.capacity
+        itself = torch.eye(capacity, dtype=torch.bool, device=u.device)
+        itself = torch.nn.functional.pad(itself, (valid.shape[1] - capacity, 0))  # (M, N)
+        others = valid[:, None, :] & ~itself
+        corridor = half_widths + self.rule.lateral_margin
+        bumper_gap = u.abs() - half_lengths
+        ahead = others & (u > 0)
+        in_own = v.abs() < corridor
+        leads = ahead & in_own
+
+        # A merge moves across only while it is safe for the merging vehicle and for the
+        # vehicle it cuts in front of (MOBIL's safety criterion), both judged by the IDM;
+        # while it moves across, the vehicles ahead in the target lane lead it too. Blocked,
+        # it keeps the lane it is on and, if that lane ends, stops before its last
+        # merge_room metres, from where it can still merge. Computed for the B' egos with a
+        # merging vehicle only.
+        pursued = lane
+        stop_gap = torch.full_like(x, torch.inf)
+        rows = merging.any(dim=1)
+        if bool(rows.any()):
+            lane_y = (left[rows] + right[rows]) / 2  # (B', M): the target lane here
+            pairs = everyone[rows][:, None]  # (B', 1, N, 4)
+            in_target = merging[rows][..., None] & (
+                (pairs[..., 1] - lane_y[..., None]).abs() < corridor[rows])
+            other_speed, speed = pairs[..., 3], own_speed[rows][..., None]
+            gaps = bumper_gap[rows]
+            behind_it = idm_acceleration(speed, gaps, other_speed,
+                                         self.desired_speed[rows][..., None], idm)
+            cut_off = idm_acceleration(other_speed, gaps, speed,
+                                       torch.full_like(gaps, torch.inf), idm)
+            braking = torch.where(u[rows] > 0, behind_it, cut_off)
+            unsafe = others[rows] & in_target & ~in_own[rows] & (
+                braking < -keeping.merge_safe_deceleration)
+            blocked = merging[rows] & unsafe.any(-1)  # (B', M)
+            leads[rows] = leads[rows] | (ahead[rows] & in_target & ~blocked[..., None])
+            on_lane = road.lane_index_at(x[rows], y[rows])
+            held = blocked & (on_lane >= 0)
+            pursued = lane.clone()
+            pursued[rows] = torch.where(held, on_lane, lane[rows])
+            stop_line = road.lane_route_end[on_lane.clamp(min=0)] - keeping.merge_room
+            stop_gap[rows] = torch.where(
+                held, stop_line - x[rows] - self.size[rows][..., 0] / 2, torch.inf)
+        gap, leader = torch.where(leads, bumper_gap, torch.inf).min(dim=-1)
+        leader_speed = everyone[..., 3].gather(1, leader)
+        stop = stop_gap < gap
+        gap = torch.where(stop, stop_gap, gap)
+        leader_speed = torch.where(stop, 0.0, leader_speed)
+
+        acceleration = idm_acceleration(own_speed, gap, leader_speed, self.desired_speed, idm)
+        acceleration = torch.maximum(acceleration, -own_speed / self.dt)  # stop, never reverse
+        lookahead = (own_speed * keeping.lookahead_time).clamp(min=keeping.min_lookahead)
+        pursued_y = road.lane_center_y(pursued, x + lookahead)
+        target_y = torch.where(pursued >= 0, pursued_y, self.target_y)
+        return acceleration, lane_keeping_curvature(self.state, target_y, lookahead)
+
+    def _lane_headed_for(self, state: torch.Tensor) -> torch.Tensor:
+        """The lane at the point one lookahead ahead along each heading (states ``(K, 4)``),
+        or, where that is off the road, the lane at the centre (-1 if none): ``(K,)``."""
+        keeping = self.lane_keeping
+        reach = (state[:, 3].clamp(min=0.0) * keeping.lookahead_time).clamp(
+            min=keeping.min_lookahead)
+        ahead = self.road.lane_index_at(state[:, 0] + reach * torch.cos(state[:, 2]),
+                                        state[:, 1] + reach * torch.sin(state[:, 2]))
+        here = self.road.lane_index_at(state[:, 0], state[:, 1])
+        return torch.where(ahead >= 0, ahead, here)
+
+    def _update_target_lane(self, x: torch.Tensor, speed: torch.Tensor) -> torch.Tensor:
+        """Move every target lane on to its successor once the vehicle (``x``, ``speed``
+        ``(B, M)``) has passed its end, and to the lane it merges into once the rest of its
+        route is shorter than ``merge_room + merge_time v``. Returns (and stores) them."""
+        road, keeping = self.road, self.lane_keeping
+        lane = self.target_lane
+        index = lane.clamp(min=0)
+        successor = road.lane_successor[index]
+        passed = (lane >= 0) & (successor >= 0) & (x >= road.lane_x_range[index, 1])
+        lane = torch.where(passed, successor, lane)
+        index = lane.clamp(min=0)
+        merge_into = road.lane_merge_into[index]
+        reach = keeping.merge_room + keeping.merge_time * speed
+        merge = (lane >= 0) & (merge_into >= 0) & (road.lane_route_end[index] - x < reach)
+        self.target_lane = torch.where(merge, merge_into, lane)
+        return self.target_lane
 
     def _hand_over(
         self, candidate: torch.Tensor, closest_gap: torch.Tensor, nearby: NearbyTraffic
@@ -316,7 +449,7 @@ class ReactiveTraffic:
         self.state[egos, place] = start
         self.size[egos, place] = nearby.size[egos, which]
         self.desired_speed[egos, place] = nearby.max_speed[egos, which].clamp(min=1.0)
-        self.target_lane[egos, place] = self.road.lane_index_at(start[:, 0], start[:, 1])
+        self.target_lane[egos, place] = self._lane_headed_for(start)
         self.target_y[egos, place] = start[:, 1]
         entered[egos, place] = enters_now
         return entered
