@@ -41,10 +41,26 @@ def test_i80_lane_at_points_and_off_road():
 
 
 def test_valid_region_keeps_the_look_ahead_at_both_ends():
-    road = Road.named("i80")
+    road = Road.named("us101")
     assert road.valid_x == pytest.approx((36.1, road.length - 36.1))
-    assert list(road.in_valid_region([0.0, 36.0, 37.0, 466.0, 467.0])) == [
+    end = road.length - 36.1
+    assert list(road.in_valid_region([0.0, 36.0, 37.0, end - 0.5, end + 0.5])) == [
         False, False, True, True, False]
+
+
+def test_i80_and_generated_roads_use_the_reference_benchmark_region():
+    """The reference benchmark's I-80 map is 85 lane widths of 3.7 m long and starts 470
+    pixels (at 24 pixels per lane width) into the section; an ego arrives when its rear is
+    1.75 look-aheads before the map's end. Centres of a 4.5 m car."""
+    lane = 3.7
+    map_start, map_length = 470 / (24 / lane), 85 * lane
+    arrival_rear = map_start + map_length - 1.75 * 130 / 3.6
+    for name in ("i80", "synth"):
+        road = Road.named(name)
+        assert road.valid_x[0] == pytest.approx(map_start - 4.5 / 2, abs=0.05)
+        assert road.valid_x[1] == pytest.approx(arrival_rear + 4.5 / 2, abs=0.05)
+        # The ego view (36.1 m ahead and behind) stays on the mapped road.
+        assert road.valid_x[0] - 36.1 > 0 and road.valid_x[1] + 36.1 < road.length
 
 
 def test_markings_separate_lanes_and_edges_bound_the_road():
