@@ -199,3 +199,18 @@ def test_runner_renders_views_only_for_agents_that_ask_and_refills_the_batch():
     # Two entries at first, then the first one to finish takes the third episode.
     assert agent.resets[0].tolist() == [True, True]
     assert len(agent.resets) == 2 and agent.resets[1].sum().item() == 1
+
+
+def test_idm_lane_view_treats_only_routes_that_end_as_dead_ends():
+    """US-101's on-ramp goes on as the auxiliary lane and the off-ramp (no dead end); the
+    generated road's on-ramp ends at x = 200 m (a standing obstacle for the IDM driver)."""
+    from traffic_mpc.evaluate.agents import _LaneView
+
+    for name, dead_ends in (("us101", {}), ("synth", {7: 200.0})):
+        road = Road.named(name)
+        tensors = RoadTensors.from_road(road, dtype=D)
+        view = _LaneView(tensors, torch.tensor([100.0], dtype=D), road.valid_x[1], road.length)
+        for index, lane_id in enumerate(tensors.lane_ids.tolist()):
+            assert view.end[index].item() == dead_ends.get(lane_id, float("inf")), (name, lane_id)
+            lane = torch.tensor([index])
+            assert view.continues(lane).item() == (lane_id not in dead_ends), (name, lane_id)

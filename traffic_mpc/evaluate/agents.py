@@ -347,11 +347,14 @@ class _LaneView:
         self.road = road
         self.left, self.right, self.exists = road.lane_bounds(x)
         self.x = x
-        lane_end = road.lane_x_range[:, 1].to(x.dtype)
-        #: ``(L,)`` lanes that go on to the end of the valid region (mainline lanes).
-        self._continues = lane_end >= valid_end
-        #: ``(L,)`` where a lane that ends inside the section ends [m] (inf otherwise).
-        self.end = torch.where(lane_end < road_length - 1e-6, lane_end, torch.inf)
+        # Where each lane's route (it and the lanes that continue it, e.g. US-101's on-ramp,
+        # auxiliary lane and off-ramp) ends inside the section [m], inf where it goes on.
+        route_end = road.lane_route_end.to(x.dtype)
+        #: ``(L,)`` lanes whose route goes on to the end of the valid region.
+        self._continues = route_end >= valid_end
+        #: ``(L,)`` where a lane whose route ends inside the section ends [m] (inf otherwise):
+        #: a standing obstacle for a driver that has not left it.
+        self.end = torch.where(route_end < road_length - 1e-6, route_end, torch.inf)
         centre = (self.left + self.right) / 2
         self.centre = torch.where(self.exists, centre, torch.inf)
         # Lane m is left of lane l where m's right boundary is l's left boundary.
