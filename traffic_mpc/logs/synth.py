@@ -47,10 +47,11 @@ breathes (slow minutes and freer ones), as a real evening peak does.
 
 **Calibration.** The bottleneck's headway factor sets the density of the queue, and with
 it how hard the traffic is for a driver who keeps speed and heading: the default (1.3)
-puts the no-action baseline of the benchmark within 10-25 % success, as on I-80 (16.2 %),
-over the same control region (``experiments/RESULTS.md``). A stronger restriction (1.4,
-the default before) gives slower, I-80-like mean speeds (about 6 m/s) but harsher waves:
-no-action then succeeds about 5 % of the time. Demand above the bottleneck's capacity only
+puts the no-action baseline within 10-25 % success (12.0 % on the default benchmark of
+3 x 15 minutes; I-80: 16.2 %) over the same control region (``experiments/RESULTS.md``).
+A stronger restriction (1.4, the default before) gives slower, more I-80-like mean speeds
+(6-7 m/s) but, at that density, harsher waves than I-80's: no-action then succeeds 6 % of
+the time. Demand above the bottleneck's capacity only
 fills the entry queues; it does not change the congested state.
 
 **Inflow.** Vehicles arrive at the upstream end of every mainline lane as a Poisson process
