@@ -147,9 +147,10 @@ def _logged_acceleration(log: TrafficLog) -> np.ndarray:
     acceleration = np.zeros(len(log))
     if len(log) < 2:
         return acceleration
-    step = np.diff(speed) / (np.diff(log.frame) * log.dt)
     same = vehicle[1:] == vehicle[:-1]
-    forward = np.where(same, step, np.nan)
+    # Between two vehicles the frame difference means nothing (it may be 0).
+    frames = np.where(same, np.diff(log.frame), 1)
+    forward = np.where(same, np.diff(speed) / (frames * log.dt), np.nan)
     acceleration[:-1] = forward
     last = np.append(~same, True)
     backward = np.concatenate([[np.nan], forward])
