@@ -539,13 +539,9 @@ def evaluate(
         recordings = sorted({e.recording_index for e in episodes})
         for recording in recordings:
             mine = [e for e in episodes if e.recording_index == recording]
-            log = open_recording(info, road, recording, logs)
-            world = ReplayWorld(log, road, device=device, traffic=traffic, ncond=NCOND,
-                                through_rear_end=True)
-            torch.manual_seed(_recording_seed(seed, recording))
-            agent = make_agent(agent_spec, world=world, device=device, seed=seed)
-            runner = EpisodeRunner(world, agent, batch_size=batch_size,
-                                   renderer=_agent_renderer(agent, info, road, device))
+            runner = recording_runner(info, road, recording, agent_spec, traffic=traffic,
+                                      seed=seed, device=device, logs=logs,
+                                      batch_size=batch_size)
             rows.extend(runner.run(mine, progress=bar.update))
             ego_steps += sum(int(row["control_steps"]) for row in rows[-len(mine):])
         bar.close()
@@ -579,6 +575,22 @@ def evaluate(
                 device=device, logs=logs, batch_size=batch_size)
             report.write_summary(out, summary)
     return summary
+
+
+def recording_runner(info: DatasetInfo, road: Road, recording: int, agent_spec: str, *,
+                     traffic: str, seed: int, device: torch.device, logs=None,
+                     batch_size: int = DEFAULT_BATCH_SIZE) -> EpisodeRunner:
+    """An :class:`EpisodeRunner` for the episodes of one recording: its world (through
+    rear-end hits), the agent made for it after seeding torch with the recording's seed,
+    and the agent's renderer. The evaluation and its videos share it, so that a video
+    re-runs exactly what was evaluated."""
+    log = open_recording(info, road, recording, logs)
+    world = ReplayWorld(log, road, device=device, traffic=traffic, ncond=NCOND,
+                        through_rear_end=True)
+    torch.manual_seed(_recording_seed(seed, recording))
+    agent = make_agent(agent_spec, world=world, device=device, seed=seed)
+    return EpisodeRunner(world, agent, batch_size=batch_size,
+                         renderer=_agent_renderer(agent, info, road, device))
 
 
 def _recording_seed(seed: int, recording: int) -> int:

@@ -204,17 +204,11 @@ def write_videos(folder: str | Path, rows: list[dict], *, agent_spec: str, info,
     """Film ``count`` failures and ``count`` successes of an evaluation (module docstring);
     returns one entry per video: episode, label, outcome in the evaluation and in the
     re-run, file."""
-    from traffic_mpc.evaluate.agents import make_agent
     from traffic_mpc.evaluate.evaluator import (
         DEFAULT_BATCH_SIZE,
-        NCOND,
-        EpisodeRunner,
-        _agent_renderer,
-        _recording_seed,
-        open_recording,
+        recording_runner,
         split_episodes,
     )
-    from traffic_mpc.sim.world import ReplayWorld
 
     folder = Path(folder)
     wanted = choose_episodes(rows, count)
@@ -226,16 +220,13 @@ def write_videos(folder: str | Path, rows: list[dict], *, agent_spec: str, info,
     results = []
     for recording in sorted({spec.recording_index for spec in chosen}):
         mine = [spec for spec in chosen if spec.recording_index == recording]
-        log = open_recording(info, road, recording, logs)
-        world = ReplayWorld(log, road, device=device, traffic=traffic, ncond=NCOND,
-                            through_rear_end=True)
-        torch.manual_seed(_recording_seed(seed, recording))
-        agent = make_agent(agent_spec, world=world, device=device, seed=seed)
-        renderer = _agent_renderer(agent, info, road, device)
+        runner = recording_runner(info, road, recording, agent_spec, traffic=traffic,
+                                  seed=seed, device=device, logs=logs,
+                                  batch_size=batch_size or DEFAULT_BATCH_SIZE)
         filmer = EpisodeFilmer(folder, {spec.episode: wanted[spec.episode] for spec in mine},
-                               road, renderer or EgoViewRenderer(road, ViewSpec(), device=device))
-        runner = EpisodeRunner(world, agent, batch_size=batch_size or DEFAULT_BATCH_SIZE,
-                               renderer=renderer, tracer=filmer)
+                               road, runner.renderer
+                               or EgoViewRenderer(road, ViewSpec(), device=device))
+        runner.tracer = filmer
         try:
             rerun = {row["episode"]: row["outcome"] for row in runner.run(mine)}
         except BaseException:
