@@ -209,7 +209,7 @@ def test_idm_lane_view_treats_only_routes_that_end_as_dead_ends():
     for name, dead_ends in (("us101", {}), ("synth", {7: 200.0})):
         road = Road.named(name)
         tensors = RoadTensors.from_road(road, dtype=D)
-        view = _LaneView(tensors, torch.tensor([100.0], dtype=D), road.valid_x[1], road.length)
+        view = _LaneView(tensors, torch.tensor([100.0], dtype=D), road.valid_x[1])
         for index, lane_id in enumerate(tensors.lane_ids.tolist()):
             assert view.end[index].item() == dead_ends.get(lane_id, float("inf")), (name, lane_id)
             lane = torch.tensor([index])

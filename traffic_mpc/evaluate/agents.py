@@ -160,13 +160,7 @@ class ExpertAgent:
         world = self._world
         if world is None:
             raise RuntimeError("the expert agent replays the log: call attach(world) first")
-        traffic = world.traffic
-        index = torch.searchsorted(traffic.vehicle_ids, world.vehicle_ids.contiguous())
-        slot = traffic.vehicle_slot[index]
-        frame = (observation.frame - traffic.first_frame).clamp(0, traffic.n_frames - 1)
-        logged = (traffic.vehicle[frame, slot] == index) & traffic.valid[frame, slot]
-        action = traffic.action[frame, slot].to(observation.ego_state.dtype)
-        return torch.where(logged[:, None], action, torch.zeros_like(action))
+        return world.logged_actions()
 
 
 # ----------------------------------------------------------------------------------- IDM
@@ -259,7 +253,7 @@ class IDMAgent:
         self._cooldown = self._cooldown.to(device=device, dtype=dtype)
         x, y, speed = state[:, 0], state[:, 1], state[:, 3].clamp(min=0.0)
         length = size[:, 0]
-        lanes = _LaneView(road, x, observation.road.valid_x[1], observation.road.length)
+        lanes = _LaneView(road, x, observation.road.valid_x[1])
         current = lanes.nearest(y)
         # Keep the lane the ego is in until it decides otherwise (and during the warm-up).
         adopt = (self._target < 0) | observation.in_warmup | ~lanes.exists_at(self._target)
@@ -285,6 +279,13 @@ class IDMAgent:
         best_gain = torch.full_like(speed, -math.inf)
         best_lane = current.clone()
         if bool(may_change.any()):
+            # Old follower: behind the ego now, behind the ego's current leader after.
+            old_gap, old_speed = traffic.follower(current)
+            lead_gap, lead_speed = traffic.leader(current)
+            old_before = idm_acceleration(old_speed, old_gap, speed, desired, idm)
+            old_after = idm_acceleration(
+                old_speed, old_gap + length + lead_gap, lead_speed, desired, idm)
+            has_old = torch.isfinite(old_gap)
             for neighbour in (lanes.left_of(current), lanes.right_of(current)):
                 usable = may_change & (neighbour >= 0) & lanes.continues(neighbour)
                 if not bool(usable.any()):
@@ -293,22 +294,13 @@ class IDMAgent:
                 gap_ahead, speed_ahead = traffic.leader(lane)
                 gap_behind, follower_speed = traffic.follower(lane)
                 accel_new = idm_acceleration(speed, gap_ahead, speed_ahead, desired, idm)
-                # New follower: behind its current leader (the ego's new leader), then behind
-                # the ego.
-                follower_desired = torch.full_like(speed, config.desired_speed)
+                # New follower (drivers around want the same speed as the ego): behind its
+                # current leader (the ego's new leader), then behind the ego.
                 through = gap_behind + length + gap_ahead
                 follower_before = idm_acceleration(
-                    follower_speed, through, speed_ahead, follower_desired, idm)
-                follower_after = idm_acceleration(
-                    follower_speed, gap_behind, speed, follower_desired, idm)
-                # Old follower: behind the ego now, behind the ego's current leader after.
-                old_gap, old_speed = traffic.follower(current)
-                lead_gap, lead_speed = traffic.leader(current)
-                old_before = idm_acceleration(old_speed, old_gap, speed, follower_desired, idm)
-                old_after = idm_acceleration(
-                    old_speed, old_gap + length + lead_gap, lead_speed, follower_desired, idm)
+                    follower_speed, through, speed_ahead, desired, idm)
+                follower_after = idm_acceleration(follower_speed, gap_behind, speed, desired, idm)
                 has_follower = torch.isfinite(gap_behind)
-                has_old = torch.isfinite(old_gap)
                 courtesy = torch.where(has_follower, follower_after - follower_before, 0.0)
                 courtesy = courtesy + torch.where(has_old, old_after - old_before, 0.0)
                 gain = accel_new - accel_current + config.politeness * courtesy
@@ -342,19 +334,16 @@ class IDMAgent:
 class _LaneView:
     """The lanes of the map at each ego's ``x``: boundaries ``(B, L)``, neighbours, ends."""
 
-    def __init__(self, road: RoadTensors, x: torch.Tensor, valid_end: float,
-                 road_length: float) -> None:
+    def __init__(self, road: RoadTensors, x: torch.Tensor, valid_end: float) -> None:
         self.road = road
         self.left, self.right, self.exists = road.lane_bounds(x)
         self.x = x
-        # Where each lane's route (it and the lanes that continue it, e.g. US-101's on-ramp,
-        # auxiliary lane and off-ramp) ends inside the section [m], inf where it goes on.
-        route_end = road.lane_route_end.to(x.dtype)
+        #: ``(L,)`` where a lane's route (it and the lanes that continue it, e.g. US-101's
+        #: on-ramp, auxiliary lane and off-ramp) ends inside the section [m], inf where it
+        #: goes on: a standing obstacle for a driver that has not left it.
+        self.end = road.lane_route_end.to(x.dtype)
         #: ``(L,)`` lanes whose route goes on to the end of the valid region.
-        self._continues = route_end >= valid_end
-        #: ``(L,)`` where a lane whose route ends inside the section ends [m] (inf otherwise):
-        #: a standing obstacle for a driver that has not left it.
-        self.end = torch.where(route_end < road_length - 1e-6, route_end, torch.inf)
+        self._continues = self.end >= valid_end
         centre = (self.left + self.right) / 2
         self.centre = torch.where(self.exists, centre, torch.inf)
         # Lane m is left of lane l where m's right boundary is l's left boundary.

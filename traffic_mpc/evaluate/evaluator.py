@@ -189,7 +189,6 @@ class EpisodeRunner:
         self.batch_size = int(batch_size)
         self.renderer = renderer
         self.tracer = tracer
-        self.last_views: torch.Tensor | None = None
 
     # -------------------------------------------------------------------- public
     def run(self, episodes: list[EpisodeSpec], progress=None) -> list[dict]:
@@ -276,7 +275,6 @@ class EpisodeRunner:
         if len(index):
             with torch.no_grad():
                 views[index.to(views.device)] = self.renderer.render(scene.index(index))
-        self.last_views = views
         return views
 
     def _step(self) -> torch.Tensor:
