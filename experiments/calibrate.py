@@ -43,18 +43,10 @@ TABLE_COMMAND = "python experiments/calibrate.py --table"
 
 def build_dataset(name: str, settings: list[str], workers: int) -> Path:
     """The logs and dataset of one setting, made if missing."""
-    from traffic_mpc.benchmarks.evaluate import episode_list_views
-    from traffic_mpc.data.extract import extract_dataset
-    from traffic_mpc.logs.synth import SynthConfig, synthesize
+    from traffic_mpc.benchmarks.evaluate import generated_dataset
 
-    logs, dataset = DATA / name / "logs", DATA / name / "dataset"
-    if not (logs / "synth.json").is_file():
-        synthesize(logs, minutes=MINUTES, seed=SEED, recordings=RECORDINGS,
-                   config=SynthConfig().with_settings(settings))
-    if not (dataset / "manifest.json").is_file():
-        extract_dataset(logs, dataset, workers=workers, seed=SEED,
-                        view_spec=episode_list_views())
-    return dataset
+    return generated_dataset(DATA / name, MINUTES, recordings=RECORDINGS, seed=SEED,
+                             settings=settings, workers=workers)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,12 +27,27 @@ from traffic_mpc.benchmarks import Figure, benchmark
 RECORDINGS = 3
 
 
-def episode_list_views():
-    """The tiny ego views a dataset made only for evaluation is extracted with: the
-    evaluator reads its episode list, never its views."""
+def generated_dataset(root: Path, minutes: float, *, recordings: int = RECORDINGS,
+                      seed: int = 0, settings: list[str] | tuple = (),
+                      workers: int | None = None, progress: bool = False) -> Path:
+    """``root/dataset``, extracted from ``recordings`` x ``minutes`` of generated traffic in
+    ``root/logs`` (generator ``settings`` as ``data synth --set``), each made if missing.
+    Its ego views are tiny: a dataset made only for evaluation, whose episode list the
+    evaluator reads, never its views."""
+    from traffic_mpc.data.extract import extract_dataset
+    from traffic_mpc.logs.synth import SynthConfig, synthesize
     from traffic_mpc.sim.render import ViewSpec
 
-    return ViewSpec(height=4, width=2, pixel_size=1.0, channels=("lanes",))
+    logs, dataset = root / "logs", root / "dataset"
+    if not (logs / "synth.json").is_file():
+        synthesize(logs, minutes=minutes, seed=seed, recordings=recordings, progress=progress,
+                   config=SynthConfig().with_settings(list(settings)))
+    if not (dataset / "manifest.json").is_file():
+        workers = workers or max(1, min(len(os.sched_getaffinity(0)), 8))
+        extract_dataset(logs, dataset, workers=workers, seed=seed, progress=progress,
+                        view_spec=ViewSpec(height=4, width=2, pixel_size=1.0,
+                                           channels=("lanes",)))
+    return dataset
 
 
 def cache_dir() -> Path:
@@ -42,22 +57,14 @@ def cache_dir() -> Path:
 
 def benchmark_dataset(minutes: float, progress: bool = False) -> Path:
     """The cached dataset of ``RECORDINGS`` x ``minutes`` of default generated traffic."""
-    from traffic_mpc.data.extract import extract_dataset
-    from traffic_mpc.logs.synth import GENERATOR_VERSION, synthesize
+    from traffic_mpc.logs.synth import GENERATOR_VERSION
     from traffic_mpc.road import ROADS_DIR
 
     # Keyed by everything the dataset depends on: generator version, road and package.
     road = hashlib.sha256((ROADS_DIR / "synth.toml").read_bytes()).hexdigest()[:12]
     root = cache_dir() / "bench" / (f"evaluate-{RECORDINGS}x{minutes:g}min-v{GENERATOR_VERSION}"
                                     f"-road{road}-{traffic_mpc.__version__}")
-    logs, dataset = root / "logs", root / "dataset"
-    if not (logs / "synth.json").is_file():
-        synthesize(logs, minutes=minutes, seed=0, recordings=RECORDINGS, progress=progress)
-    if not (dataset / "manifest.json").is_file():
-        workers = max(1, min(len(os.sched_getaffinity(0)), 8))
-        extract_dataset(logs, dataset, workers=workers, progress=progress,
-                        view_spec=episode_list_views())
-    return dataset
+    return generated_dataset(root, minutes, progress=progress)
 
 
 @benchmark("evaluate")
