@@ -17,7 +17,8 @@ from traffic_mpc.logs.highd import (
     highd_road,
     read_highd,
 )
-from traffic_mpc.logs.traffic_log import CAR, TRUCK
+from traffic_mpc.logs.importing import import_logs
+from traffic_mpc.logs.traffic_log import CAR, TRUCK, TrafficLog, file_checksum
 
 FRAME_RATE = 25.0
 UPPER_MARKINGS = "8.5;12.25;16.0;19.75"  # direction 1 (towards -x): left edge at 19.75
@@ -228,6 +229,17 @@ def test_highd_road_matches_the_logs(recording):
     assert given.length == 300.0
     named = read_highd(recording, road=given)
     assert [log.site for log in named] == ["highd-2-2", "highd-2-2"]
+
+
+def test_import_writes_each_direction_with_its_highd_road(recording, tmp_path):
+    written = import_logs(recording, "highd", tmp_path / "out")
+    assert [folder.name for folder in written] == ["01-direction1", "01-direction2"]
+    for direction, (folder, log) in enumerate(zip(written, read_highd(recording)), start=1):
+        road = highd_road(recording.with_name("01_recordingMeta.csv"), direction)
+        assert (folder / "road.toml").read_text() == road.to_toml()
+        saved = TrafficLog.load(folder)
+        assert saved.equals(log) and saved.source == str(recording)
+        assert saved.source_checksum == file_checksum(recording)
 
 
 def test_a_direction_without_vehicles_gives_an_empty_log(tmp_path):

@@ -28,7 +28,6 @@ def _not_yet(what: str, issue: str):
 
 # ---------------------------------------------------------------------------- data
 def cmd_data_synth(args: argparse.Namespace) -> int:
-    from traffic_mpc.logs.stats import format_statistics
     from traffic_mpc.logs.synth import SynthConfig, synthesize
 
     written = synthesize(
@@ -41,7 +40,7 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         config=SynthConfig().with_settings(args.set),
     )
-    _print_info(written, format_statistics, site=None)
+    _print_info(written, site=None)
     return 0
 
 
@@ -64,21 +63,19 @@ def cmd_data_extract(args: argparse.Namespace) -> int:
 
 
 def cmd_data_info(args: argparse.Namespace) -> int:
-    from traffic_mpc.logs.stats import format_statistics
-
     path = Path(args.path)
     if (path / "manifest.json").is_file() or (path / "shards").is_dir():
         from traffic_mpc.data import dataset_summary, format_summary
 
         print(format_summary(dataset_summary(path)))
         return 0
-    _print_info([path], format_statistics, site=args.site)
+    _print_info([path], site=args.site)
     return 0
 
 
-def _print_info(paths: list[Path], format_statistics, site: str | None) -> None:
+def _print_info(paths: list[Path], site: str | None) -> None:
     from traffic_mpc.logs.sources import open_logs
-    from traffic_mpc.logs.stats import log_statistics
+    from traffic_mpc.logs.stats import format_statistics, log_statistics
 
     seen = set()
     for path in paths:
@@ -121,14 +118,13 @@ def cmd_view(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------ demo/bench
 def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on the embedded default data (grows with the pipeline)."""
-    from traffic_mpc.logs.stats import format_statistics
     from traffic_mpc.logs.synth import synthesize
 
     out = Path(args.out)
     minutes = 2.0 if args.quick else 15.0
     print(f"generating {minutes:g} minutes of default dense traffic into {out / 'logs'}")
     written = synthesize(out / "logs", minutes=minutes, seed=args.seed, recordings=1)
-    _print_info(written, format_statistics, site=None)
+    _print_info(written, site=None)
     return 0
 
 

@@ -15,8 +15,6 @@ from pathlib import Path
 from traffic_mpc import atomic
 from traffic_mpc.errors import InputError
 from traffic_mpc.logs.sources import find_logs, open_logs
-from traffic_mpc.logs.traffic_log import TrafficLog
-from traffic_mpc.road import Road
 
 #: Minutes of traffic in the default recording.
 DEFAULT_MINUTES = 4.0
@@ -58,9 +56,3 @@ def default_traffic(seed: int = 0, minutes: float = DEFAULT_MINUTES, quiet: bool
         shutil.copy(raw / "synth.json", staging / "synth.json")
         shutil.rmtree(raw)
     return folder
-
-
-def default_recordings(seed: int = 0, minutes: float = DEFAULT_MINUTES
-                       ) -> list[tuple[TrafficLog, Road]]:
-    """The (log, road) pairs of the default traffic."""
-    return open_logs(default_traffic(seed, minutes))

@@ -30,6 +30,7 @@ resampled velocities (highD's tracks are smoothed already; no further smoothing)
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,10 +40,11 @@ from traffic_mpc.errors import InputError
 from traffic_mpc.logs.ngsim import (
     TextTable,
     check_track_frames,
+    read_bytes,
     read_text_table,
 )
-from traffic_mpc.logs.smoothing import heading_and_speed
-from traffic_mpc.logs.traffic_log import CAR, TRUCK, TrafficLog, file_checksum
+from traffic_mpc.logs.smoothing import heading_and_speed, track_starts
+from traffic_mpc.logs.traffic_log import CAR, TRUCK, TrafficLog
 from traffic_mpc.road import DEFAULT_LOOK_AHEAD, Road
 
 TRACK_COLUMNS = (
@@ -94,13 +96,24 @@ def read_highd(
     [s] counts from the first output frame of the recording, so the logs of the two
     directions share one clock.
     """
+    return [log for log, _ in read_highd_with_roads(tracks_csv, dt=dt, road=road)]
+
+
+def read_highd_with_roads(
+    tracks_csv: str | Path, *, dt: float = 0.1, road: Road | None = None
+) -> list[tuple[TrafficLog, Road]]:
+    """`read_highd`'s two logs, each with the road of its direction: ``[(log, road), ...]``.
+
+    Each road is the one `highd_road` builds for that direction (from the same recording,
+    over the extent of its tracks), made from the files read once.
+    """
     if not (np.isfinite(dt) and dt > 0):
         raise ValueError(f"dt must be a positive number of seconds, got {dt}")
     tracks_path = Path(tracks_csv)
     meta_path, recording_path = _companion_paths(tracks_path)
     recording = _read_recording(recording_path)
     meta = _read_tracks_meta(meta_path)
-    tracks = _read_tracks(tracks_path)
+    tracks, checksum = _read_tracks(tracks_path)
     meta_row = _meta_rows_of_tracks(tracks, meta)
 
     vehicle_id = tracks.columns["id"].astype(np.int64)
@@ -131,9 +144,8 @@ def read_highd(
     first_frame = int(resampled_frame.min()) if len(resampled_frame) else 0
     direction = meta.direction[meta_row[source_row]]
     vehicle_class = meta.vehicle_class[meta_row[source_row]]
-    checksum = file_checksum(tracks_path)
 
-    logs = []
+    pairs = []
     for driving_direction in (TOWARDS_MINUS_X, TOWARDS_PLUS_X):
         rows = np.flatnonzero(direction == driving_direction)
         frame_of_direction = recording.direction_frame(driving_direction, x_extent)
@@ -142,26 +154,25 @@ def read_highd(
             fields["velocity_x"][rows], fields["velocity_y"][rows]
         )
         heading, speed = heading_and_speed(velocity_x, velocity_y, resampled_id[rows])
-        logs.append(
-            TrafficLog(
-                vehicle_id=resampled_id[rows],
-                frame=resampled_frame[rows],
-                time=(resampled_frame[rows] - first_frame) * dt,
-                x=x,
-                y=y,
-                heading=heading,
-                speed=speed,
-                length=fields["length"][rows],
-                width=fields["width"][rows],
-                vehicle_class=vehicle_class[rows],
-                lane=frame_of_direction.lane(y),
-                dt=dt,
-                site=road.name if road is not None else recording.site(driving_direction),
-                source=str(tracks_path),
-                source_checksum=checksum,
-            )
+        log = TrafficLog(
+            vehicle_id=resampled_id[rows],
+            frame=resampled_frame[rows],
+            time=(resampled_frame[rows] - first_frame) * dt,
+            x=x,
+            y=y,
+            heading=heading,
+            speed=speed,
+            length=fields["length"][rows],
+            width=fields["width"][rows],
+            vehicle_class=vehicle_class[rows],
+            lane=frame_of_direction.lane(y),
+            dt=dt,
+            site=road.name if road is not None else recording.site(driving_direction),
+            source=str(tracks_path),
+            source_checksum=checksum,
         )
-    return logs
+        pairs.append((log, frame_of_direction.road(recording, dt)))
+    return pairs
 
 
 def highd_road(
@@ -191,7 +202,7 @@ def highd_road(
                 "_recordingMeta.csv (or pass x_extent)",
             )
         tracks_path = recording_path.with_name(name[: -len("_recordingMeta.csv")] + "_tracks.csv")
-        x_extent = _x_extent(_read_tracks(tracks_path).columns)
+        x_extent = _x_extent(_read_tracks(tracks_path)[0].columns)
     return recording.direction_frame(direction, x_extent).road(recording, dt)
 
 
@@ -386,9 +397,11 @@ def _read_tracks_meta(path: Path) -> _TracksMeta:
     )
 
 
-def _read_tracks(path: Path) -> TextTable:
+def _read_tracks(path: Path) -> tuple[TextTable, str]:
+    """The checked tracks table and the SHA-256 of the file's bytes (read once)."""
+    data = read_bytes(path)
     table = read_text_table(
-        path, columns=_TRACK_USED, numeric=_TRACK_USED, delimiter=",", header=True
+        path, columns=_TRACK_USED, numeric=_TRACK_USED, delimiter=",", header=True, data=data
     )
     table.require_finite(_TRACK_USED)
     table.require_integers("frame", 0, _MAX_ID)
@@ -399,7 +412,7 @@ def _read_tracks(path: Path) -> TextTable:
         table.require_range(name, 0, _MAX_SIZE, open_low=True)
     for name in ("xVelocity", "yVelocity"):
         table.require_range(name, -_MAX_SPEED, _MAX_SPEED)
-    return table
+    return table, hashlib.sha256(data).hexdigest()
 
 
 def _meta_rows_of_tracks(tracks: TextTable, meta: _TracksMeta) -> np.ndarray:
@@ -466,9 +479,7 @@ def _resample_tracks(
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty, {name: np.zeros(0) for name in fields}
-    new_track = np.ones(n, dtype=bool)
-    new_track[1:] = vehicle_id[1:] != vehicle_id[:-1]
-    start = np.flatnonzero(new_track)
+    start = track_starts(vehicle_id)
     size = np.diff(np.append(start, n))
     first_frame = frame[start].astype(np.float64)
     last_frame = first_frame + size - 1

@@ -26,13 +26,12 @@ def import_logs(src: str | Path, format: str, out: str | Path, site: str | None 
         road = Road.named(site)
         pairs = [(read_ngsim(src, road), road, src.stem)]
     elif format == "highd":
-        from traffic_mpc.logs.highd import highd_road, read_highd
+        from traffic_mpc.logs.highd import read_highd_with_roads
 
-        recording_meta = src.with_name(src.name.replace("_tracks.csv", "_recordingMeta.csv"))
-        pairs = []
-        for direction, log in enumerate(read_highd(src), start=1):
-            road = highd_road(recording_meta, direction)
-            pairs.append((log, road, f"{src.stem.replace('_tracks', '')}-direction{direction}"))
+        pairs = [
+            (log, road, f"{src.stem.replace('_tracks', '')}-direction{direction}")
+            for direction, (log, road) in enumerate(read_highd_with_roads(src), start=1)
+        ]
     else:
         raise InputError(src, f"unknown format {format!r}; expected one of {FORMATS}")
     return [log.save(out / name, road=road) for log, road, name in pairs]

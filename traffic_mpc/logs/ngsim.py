@@ -30,6 +30,7 @@ the line and the field.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import warnings
@@ -50,7 +51,7 @@ from traffic_mpc.logs.smoothing import (
     heading_and_speed,
     track_bounds,
 )
-from traffic_mpc.logs.traffic_log import VEHICLE_CLASSES, TrafficLog, file_checksum
+from traffic_mpc.logs.traffic_log import VEHICLE_CLASSES, TrafficLog
 from traffic_mpc.road import Road
 
 #: Metres per foot (exact).
@@ -393,7 +394,7 @@ def read_ngsim(
         for name in ("Total_Frames", "Preceding", "Following"):
             table.require_integers(name, -_MAX_ID, _MAX_ID)
     _check_used_values(table)
-    return _log_from_rows(table, road, window)
+    return _log_from_rows(table, road, window, hashlib.sha256(data).hexdigest())
 
 
 def _is_csv(path: Path, data: bytes) -> bool:
@@ -446,7 +447,8 @@ def _check_used_values(table: TextTable) -> None:
     table.require_integers("Lane_ID", 0, np.iinfo(np.int16).max)
 
 
-def _log_from_rows(table: TextTable, road: Road, window: float) -> TrafficLog:
+def _log_from_rows(table: TextTable, road: Road, window: float, checksum: str) -> TrafficLog:
+    """The log of the table's rows; ``checksum`` is the SHA-256 of the file's bytes."""
     path = table.path
     column = table.columns
     first_frame = int(column["Frame_ID"].min())
@@ -488,7 +490,7 @@ def _log_from_rows(table: TextTable, road: Road, window: float) -> TrafficLog:
         dt=dt,
         site=road.name,
         source=str(path),
-        source_checksum=file_checksum(path),
+        source_checksum=checksum,
     )
 
 

@@ -28,22 +28,28 @@ import numpy as np
 HEADING_MIN_SPEED = 0.5
 
 
+def track_starts(vehicle_id: np.ndarray) -> np.ndarray:
+    """First row of every track, ascending: an int64 array (one per track, empty for N = 0).
+
+    ``vehicle_id`` (N,) must be grouped (rows of one vehicle contiguous); a track starts
+    at row 0 and wherever the id differs from the row before.
+    """
+    vehicle_id = np.asarray(vehicle_id)
+    new_track = np.ones(len(vehicle_id), dtype=bool)
+    new_track[1:] = vehicle_id[1:] != vehicle_id[:-1]
+    return np.flatnonzero(new_track).astype(np.int64, copy=False)
+
+
 def track_bounds(vehicle_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """First row and one-past-last row of the track of every row.
 
     ``vehicle_id`` (N,) must be grouped (rows of one vehicle contiguous). Returns two
     ``(N,)`` int64 arrays ``start, end`` with ``start[i] <= i < end[i]``.
     """
-    n = len(vehicle_id)
-    if n == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
-    new_track = np.ones(n, dtype=bool)
-    new_track[1:] = vehicle_id[1:] != vehicle_id[:-1]
-    starts = np.flatnonzero(new_track)
-    ends = np.append(starts[1:], n)
-    track = np.cumsum(new_track) - 1
-    return starts[track], ends[track]
+    starts = track_starts(vehicle_id)
+    ends = np.append(starts, len(vehicle_id))[1:]
+    size = ends - starts
+    return np.repeat(starts, size), np.repeat(ends, size)
 
 
 def half_width_steps(window: float, dt: float) -> int:
@@ -168,9 +174,8 @@ def centres_behind_fronts(
     speed = np.zeros(n)
     if n == 0:
         return x, y, heading, speed
-    start, end = track_bounds(vehicle_id)
-    first_rows = np.flatnonzero(start == np.arange(n))
-    track_lengths = end[first_rows] - first_rows
+    first_rows = track_starts(vehicle_id)
+    track_lengths = np.diff(first_rows, append=n)
     # Step k of every track at once: the recursion runs along time, vectorised over tracks.
     for k in range(1, int(track_lengths.max())):
         rows = first_rows[track_lengths > k] + k

@@ -199,7 +199,7 @@ class SynthConfig:
         command line's ``--set``), e.g. ``["bottleneck_time_headway_factor=1.3"]``; duration
         and seed have options of their own."""
         numeric = {entry.name: entry.type for entry in fields(self)
-                   if entry.type in ("float", "int", float, int)
+                   if entry.type in ("float", "int")
                    and entry.name not in ("duration", "seed")}
         changes: dict[str, float | int] = {}
         for setting in settings:
@@ -208,7 +208,7 @@ class SynthConfig:
             if name not in numeric:
                 raise InputError("--set", f"{name!r} is not a numeric generator option; "
                                  f"options: {', '.join(sorted(numeric))}")
-            kind = int if numeric[name] in ("int", int) else float
+            kind = int if numeric[name] == "int" else float
             try:
                 number = kind(value)
             except ValueError:

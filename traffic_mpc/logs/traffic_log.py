@@ -21,6 +21,7 @@ import numpy as np
 
 from traffic_mpc import atomic
 from traffic_mpc.errors import InputError
+from traffic_mpc.logs.smoothing import track_starts
 from traffic_mpc.road import Road
 
 LOG_FORMAT = "traffic_mpc.log"
@@ -107,9 +108,7 @@ class TrafficLog:
 
     def vehicle_slices(self) -> dict[int, slice]:
         """Row range of every vehicle (rows are sorted by vehicle, then frame)."""
-        if not len(self):
-            return {}
-        starts = np.flatnonzero(np.diff(self.vehicle_id, prepend=self.vehicle_id[0] - 1))
+        starts = track_starts(self.vehicle_id)
         ends = np.append(starts[1:], len(self))
         return {int(self.vehicle_id[s]): slice(int(s), int(e)) for s, e in zip(starts, ends)}
 
@@ -118,13 +117,13 @@ class TrafficLog:
         return self.select(self.vehicle_id == vehicle_id)
 
     def select(self, mask: np.ndarray) -> TrafficLog:
-        """The sub-log of the rows where ``mask`` is true (order kept)."""
+        """The sub-log of the rows where ``mask`` is true (order kept); row indices also
+        work, giving those rows in their order."""
         return replace(self, **{name: getattr(self, name)[mask] for name in FIELDS})
 
     def sorted(self) -> TrafficLog:
         """The same rows sorted by vehicle id, then frame."""
-        order = np.lexsort((self.frame, self.vehicle_id))
-        return replace(self, **{name: getattr(self, name)[order] for name in FIELDS})
+        return self.select(np.lexsort((self.frame, self.vehicle_id)))
 
     def is_sorted(self) -> bool:
         key_v, key_f = self.vehicle_id, self.frame
