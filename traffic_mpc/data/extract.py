@@ -35,7 +35,7 @@ import json
 import multiprocessing
 import shutil
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +53,7 @@ from traffic_mpc.data.shards import (
     read_shard_meta,
     write_shard,
 )
-from traffic_mpc.data.sources import log_checksum
+from traffic_mpc.data.sources import log_checksum, recording_name
 from traffic_mpc.errors import InputError
 from traffic_mpc.logs.traffic_log import TrafficLog
 from traffic_mpc.road import Road
@@ -174,12 +174,11 @@ def extract_dataset(
             raise InputError(log.source or logs_path,
                              f"road {other.name} differs from {road.name}: a dataset holds "
                              "the recordings of one road")
-    found = find_logs(logs_path)
-    recordings = _recording_names([path.stem if path.is_file() else path.name
-                                   for path in found], pairs)
     # Where each recording was read from (open_logs reads one log per path, in this order).
-    paths = [str(path.resolve()) for path in found] if len(found) == len(pairs) else [
-        str(Path(logs_path).resolve())] * len(pairs)
+    found = find_logs(logs_path)
+    recordings = _recording_names([recording_name(path) for path in found])
+    paths = [str(path.resolve()) for path in found]
+    checksums = [log.source_checksum or log_checksum(log) for log, _ in pairs]
     plans = [plan_episodes(log, road, index, min_steps)[:max_episodes]
              for index, (log, _) in enumerate(pairs)]
     tasks = plan_shards(plans, episodes_per_shard)
@@ -189,7 +188,7 @@ def extract_dataset(
     layout = layout_for(view_spec)
     settings = {"min_steps": min_steps, "episodes_per_shard": episodes_per_shard,
                 "max_episodes": max_episodes}
-    keys = [_task_key(task, pairs[task.recording][0], view_spec, settings) for task in tasks]
+    keys = [_task_key(task, checksums[task.recording], view_spec, settings) for task in tasks]
 
     if out.is_dir() and any(out.iterdir()) and not (
         (out / fmt.SHARDS_DIR).is_dir() or (out / fmt.MANIFEST_FILE).is_file()
@@ -206,24 +205,22 @@ def extract_dataset(
     if todo:
         # The dataset is unfinished until its manifest is written again.
         (out / fmt.MANIFEST_FILE).unlink(missing_ok=True)
-        staged = _stage_logs(out / STAGING_DIR, pairs, road,
+        staged = _stage_logs(out / STAGING_DIR, pairs, checksums, road,
                              {task.recording for task, _ in todo})
         _run_tasks(todo, staged, shards_dir, view_spec, layout, workers, progress,
                    total_rows=sum(task.rows for task in tasks),
                    done_rows=sum(task.rows for task in tasks) - sum(t.rows for t, _ in todo))
-    manifest = build_manifest(out, source_entries(pairs, recordings, paths), pairs[0][0].dt, road,
-                              tasks, layout, view_spec, settings, seed)
+    manifest = build_manifest(out, source_entries(pairs, recordings, paths, checksums),
+                              pairs[0][0].dt, road, tasks, layout, view_spec, settings, seed)
     atomic.write_text(out / fmt.ROAD_FILE, road.to_toml())
     atomic.write_text(out / fmt.MANIFEST_FILE, json.dumps(manifest, indent=1) + "\n")
     shutil.rmtree(out / STAGING_DIR, ignore_errors=True)
     return out
 
 
-def _recording_names(found: list[str], pairs) -> list[str]:
-    """A distinct name per recording: its file or folder name (``open_logs`` reads them in
-    the order of ``find_logs``); one file may hold several recordings."""
-    if len(found) != len(pairs):
-        found = [f"{found[0]}-{index + 1}" for index in range(len(pairs))]
+def _recording_names(found: list[str]) -> list[str]:
+    """A distinct name per recording, from its file or folder name (``found``, in the order
+    of ``find_logs``): a name seen before gets the recording's number appended."""
     names: list[str] = []
     for index, name in enumerate(found):
         while name in names:
@@ -241,22 +238,17 @@ def layout_for(view_spec) -> Layout:
                   state_size=len(fmt.STATE_FIELDS), footprint_per_episode=per_episode)
 
 
-def _view_spec_json(view_spec) -> dict:
-    spec = asdict(view_spec)
-    spec["channels"] = list(spec["channels"])
-    return spec
-
-
-def _task_key(task: ShardTask, log: TrafficLog, view_spec, settings: dict) -> str:
-    """Hash of everything a shard's bytes depend on (bump :data:`FORMAT_VERSION` or the
-    package version when the replay or the renderer changes what they produce)."""
+def _task_key(task: ShardTask, checksum: str, view_spec, settings: dict) -> str:
+    """Hash of everything a shard's bytes depend on, ``checksum`` that of its recording's
+    source (bump :data:`FORMAT_VERSION` or the package version when the replay or the
+    renderer changes what they produce)."""
     description = {
         "format_version": fmt.FORMAT_VERSION,
         "traffic_mpc": traffic_mpc.__version__,
-        "source": log.source_checksum or log_checksum(log),
+        "source": checksum,
         "first_episode": task.first_episode,
         "episodes": [[e.vehicle_id, e.start_frame, e.steps] for e in task.episodes],
-        "view_spec": _view_spec_json(view_spec),
+        "view_spec": view_spec.as_dict(),
         "settings": settings,
     }
     return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()
@@ -272,14 +264,15 @@ def _remove_stale(out: Path, shards_dir: Path, expected: set[str]) -> None:
             shutil.rmtree(child) if child.is_dir() else child.unlink()
 
 
-def _stage_logs(staging: Path, pairs, road: Road, recordings: set[int]) -> dict[int, str]:
+def _stage_logs(staging: Path, pairs, checksums: list[str], road: Road, recordings: set[int]
+                ) -> dict[int, str]:
     """Write the needed recordings as log folders the workers memory-map. A folder is named
-    by the recording's checksum, so a run resumed with other logs never reuses a stale one."""
+    by the recording's checksum (``checksums``, one per recording), so a run resumed with
+    other logs never reuses a stale one."""
     staged = {}
     for index in sorted(recordings):
         log = pairs[index][0]
-        checksum = log.source_checksum or log_checksum(log)
-        folder = staging / f"recording-{index:03d}-{checksum[:16]}"
+        folder = staging / f"recording-{index:03d}-{checksums[index][:16]}"
         if not (folder / "log.json").is_file():
             log.save(folder, road=road)
         staged[index] = str(folder)
@@ -421,8 +414,8 @@ def replay_episodes(world, road: Road, task: ShardTask, spec, writer, report) ->
         vehicle_ids, starts, offsets, steps], axis=1)
     writer["ego_sizes"][:] = scene.ego_size.numpy()
     if EGO_CHANNEL in spec.channels:
-        footprint = EgoViewRenderer(road, replace(spec, channels=(EGO_CHANNEL,))).ego_layer(
-            scene.ego_size)
+        # The footprint depends only on the view geometry, which the renderer shares.
+        footprint = renderer.ego_layer(scene.ego_size)
         writer["footprints"][:] = to_uint8(footprint)[:, None].numpy()
 
     views_out, states_out = writer["views"], writer["states"]
@@ -444,10 +437,7 @@ def replay_episodes(world, road: Road, task: ShardTask, spec, writer, report) ->
             actions = traffic.action[world.frame - traffic.first_frame, slots]
             views = renderer.render(scene.index(index) if len(index) < len(members) else scene)
             views_out[rows] = to_uint8(views).numpy()
-            x, y, heading, speed = state.unbind(-1)
-            states_out[rows] = torch.stack(
-                [x, y, speed * torch.cos(heading), speed * torch.sin(heading), heading, speed],
-                dim=-1).numpy()
+            states_out[rows] = fmt.state_vector(state).numpy()
             actions_out[rows] = actions[index].numpy()
             costs_out[rows] = costs[index].numpy()
             frames_out[rows] = world.frame[index].numpy()
@@ -468,22 +458,24 @@ def replay_episodes(world, road: Road, task: ShardTask, spec, writer, report) ->
 
 
 # --------------------------------------------------------------------------- manifest
-def source_entries(pairs, recordings: list[str], paths: list[str]) -> list[dict]:
+def source_entries(pairs, recordings: list[str], paths: list[str], checksums: list[str]
+                   ) -> list[dict]:
     """The manifest's ``sources``: one entry per recording, with the absolute ``path`` it was
     read from (a log's own ``source`` may name a file that no longer exists, e.g. the NGSIM
-    text a log folder was imported from, or the generator)."""
+    text a log folder was imported from, or the generator) and its ``checksums`` entry
+    (the source file's, else the log arrays')."""
     return [
         {
             "name": name,
             "path": path,
-            "sha256": log.source_checksum or log_checksum(log),
+            "sha256": checksum,
             "checksum_of": "source file" if log.source_checksum else "log arrays",
             "site": log.site,
             "dt": log.dt,
             "vehicles": log.n_vehicles,
             "frames": [log.first_frame, log.last_frame],
         }
-        for name, path, (log, _) in zip(recordings, paths, pairs)
+        for name, path, checksum, (log, _) in zip(recordings, paths, checksums, pairs)
     ]
 
 
@@ -506,7 +498,7 @@ def build_manifest(out: Path, sources: list[dict], dt: float, road: Road, tasks,
         "pixel_size": view_spec.pixel_size,
         "channels": channels,
         "stored_channels": [name for name in channels if name != EGO_CHANNEL],
-        "view_spec": _view_spec_json(view_spec),
+        "view_spec": view_spec.as_dict(),
         "encoding": "uint8, value = round(255 * v) for v in [0, 1]",
     }
     if layout.footprint_per_episode:

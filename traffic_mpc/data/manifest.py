@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from traffic_mpc.data.shards import LENGTH, Layout, Shard
 from traffic_mpc.errors import InputError
@@ -71,6 +72,15 @@ UNITS = {
 }
 SPLIT_KINDS = ("random", "recording")
 SPLIT_NAMES = ("train", "val", "test")
+
+
+def state_vector(state: torch.Tensor) -> torch.Tensor:
+    """Kinematic states ``(..., 4)`` (x, y, heading, speed) -> state vectors ``(..., 6)``
+    (:data:`STATE_FIELDS`), computed in ``state``'s dtype: how ``data extract`` stores them
+    and what the environments observe."""
+    x, y, heading, speed = state.unbind(-1)
+    return torch.stack(
+        [x, y, speed * torch.cos(heading), speed * torch.sin(heading), heading, speed], dim=-1)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""A dataset's source logs: their checksums, and finding them again to replay them.
+"""A dataset's source logs: their names, checksums, and finding them again to replay them.
 
 The evaluator and the environments replay the logs a dataset was extracted from; the
 manifest names each by path and SHA-256 (of the source file, or of the log's arrays for
@@ -15,6 +15,13 @@ import numpy as np
 from traffic_mpc.errors import InputError
 from traffic_mpc.logs.traffic_log import TrafficLog, file_checksum
 from traffic_mpc.road import Road
+
+
+def recording_name(path: Path) -> str:
+    """The name of the recording read from ``path`` (a log folder or an NGSIM file, as
+    :func:`~traffic_mpc.logs.sources.find_logs` returns them): the file's stem or the
+    folder's name."""
+    return path.stem if path.is_file() else path.name
 
 
 def log_checksum(log: TrafficLog) -> str:

@@ -14,9 +14,6 @@ from gymnasium import spaces
 
 from traffic_mpc.sim.kinematics import ACTION_HIGH, ACTION_LOW
 
-#: Names of the action components, in order.
-ACTION_FIELDS = ("acceleration", "curvature")
-
 
 def action_space() -> spaces.Box:
     """The action space of one ego."""

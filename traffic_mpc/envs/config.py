@@ -10,7 +10,7 @@ Keys:
 - ``logs``: where the traffic comes from: a path that
   :func:`traffic_mpc.logs.sources.open_logs` reads (a log folder, an NGSIM file, a folder of
   them), a list of ``(TrafficLog, Road)`` pairs, or None: the built-in generator's default
-  traffic (:func:`traffic_mpc.logs.default_traffic.default_recordings`, generated on first
+  traffic (:func:`traffic_mpc.logs.default_traffic.default_traffic`, generated on first
   use and cached). With ``dataset``: where the dataset's source logs are, if not at the
   paths its manifest names.
 - ``site``: road of NGSIM files that have no ``road.toml`` beside them.
@@ -38,17 +38,15 @@ from __future__ import annotations
 from dataclasses import fields, replace
 from typing import Any
 
+from traffic_mpc.data.extract import DEFAULT_MIN_STEPS
+from traffic_mpc.data.manifest import SPLIT_KINDS, SPLIT_NAMES
 from traffic_mpc.sim.cost_masks import CostWeights
 from traffic_mpc.sim.render import ViewSpec
 
 #: Warm-up steps (REFERENCE.md: the policy sees 20 frames of context, 2 s).
 NCOND = 20
-#: Shortest episode [steps] (one training window, as ``data extract``).
-MIN_STEPS = 50
 TRAFFIC_MODES = ("replay", "reactive")
 PLAYBACK_MODES = ("actions", "positions")
-SPLITS = ("train", "val", "test")
-SPLIT_KINDS = ("random", "recording")
 TOP_DOWN = {"scale": 4.0, "behind": 40.0, "ahead": 40.0}
 
 
@@ -60,7 +58,7 @@ def default_config() -> dict[str, Any]:
         "dataset": None,
         "split": "test",
         "split_kind": "random",
-        "min_steps": MIN_STEPS,
+        "min_steps": DEFAULT_MIN_STEPS,
         "traffic": "replay",
         "playback": "actions",
         "ncond": NCOND,
@@ -92,7 +90,7 @@ def make_config(**overrides: Any) -> dict[str, Any]:
     config["top_down"] = {key: float(value) for key, value in top_down.items()}
     _check_choice(config, "traffic", TRAFFIC_MODES)
     _check_choice(config, "playback", PLAYBACK_MODES)
-    _check_choice(config, "split", SPLITS)
+    _check_choice(config, "split", SPLIT_NAMES)
     _check_choice(config, "split_kind", SPLIT_KINDS)
     if int(config["ncond"]) < 0:
         raise ValueError(f"ncond must be >= 0, got {config['ncond']}")
@@ -116,8 +114,6 @@ def _merged(default, value, name: str):
     unknown = sorted(set(value) - known)
     if unknown:
         raise ValueError(f"unknown {name} field(s) {unknown}; known: {sorted(known)}")
-    if "channels" in value:
-        value = {**value, "channels": tuple(value["channels"])}
     return replace(default, **value)
 
 

@@ -61,9 +61,6 @@ TERMINAL_REASONS = (
     TerminationReason.OFF_ROAD,
     TerminationReason.ARRIVED,
 )
-#: Keys of the info dict, in order.
-INFO_KEYS = ("reason", *COST_NAMES, "cost", "distance", "steps", "frame", "recording",
-             "vehicle_id", "start_frame")
 
 
 class ReplayEgos:
@@ -85,7 +82,9 @@ class ReplayEgos:
         weights = config["cost_weights"]
         self.weights = np.array([getattr(weights, name) for name in COST_NAMES])
         self.worlds: dict[int, ReplayWorld] = {}
+        # One renderer per distinct road (by its TOML), found once per recording.
         self._renderers: dict[str, EgoViewRenderer] = {}
+        self._recording_renderers: dict[int, EgoViewRenderer] = {}
         n = self.num_egos
         self.episodes: list[EpisodePlan | None] = [None] * n
         self.recording = np.full(n, -1, dtype=np.int64)
@@ -111,11 +110,13 @@ class ReplayEgos:
 
     def renderer(self, recording: int) -> EgoViewRenderer:
         """The ego-view renderer of a recording's road (one per distinct road)."""
-        road = self.source.recording(recording).road
-        key = road.to_toml()
-        if key not in self._renderers:
-            self._renderers[key] = EgoViewRenderer(road, self.view, device=self.device)
-        return self._renderers[key]
+        if recording not in self._recording_renderers:
+            road = self.source.recording(recording).road
+            key = road.to_toml()
+            if key not in self._renderers:
+                self._renderers[key] = EgoViewRenderer(road, self.view, device=self.device)
+            self._recording_renderers[recording] = self._renderers[key]
+        return self._recording_renderers[recording]
 
     # ------------------------------------------------------------------ episodes
     def start(self, egos, episodes: list[EpisodePlan]) -> None:
@@ -181,7 +182,7 @@ class ReplayEgos:
         return self.reason == TerminationReason.END_OF_LOG
 
     def info(self) -> dict[str, np.ndarray]:
-        """The info of every ego (:data:`INFO_KEYS`), arrays ``(N,)``."""
+        """The info of every ego (the keys of the module docstring), arrays ``(N,)``."""
         info: dict[str, np.ndarray] = {
             "reason": np.array([REASON_NAMES[int(r)] for r in self.reason], dtype=object),
         }
@@ -204,20 +205,21 @@ class ReplayEgos:
         n, view = self.num_egos, self.view
         views = np.zeros((n, len(view.channels), view.height, view.width), np.uint8)
         states = np.zeros((n, len(obs.EGO_STATE_FIELDS)), np.float32)
-        by_road: dict[int, list[tuple[np.ndarray, EgoScene]]] = {}
+        # The egos and scenes of each distinct road, with its renderer (by the renderer's id).
+        by_road: dict[int, tuple[EgoViewRenderer, list[tuple[np.ndarray, EgoScene]]]] = {}
         for recording in np.unique(self.recording):
             world = self.worlds[int(recording)]
             mine = np.flatnonzero(self.recording == recording)
             index = torch.as_tensor(mine, device=world.device)
             states[mine] = obs.ego_state(world.state[index])
             renderer = self.renderer(int(recording))
-            by_road.setdefault(id(renderer), []).append((mine, world.scene().index(index)))
-        for groups in by_road.values():
+            by_road.setdefault(id(renderer), (renderer, []))[1].append(
+                (mine, world.scene().index(index)))
+        for renderer, groups in by_road.values():
             egos = np.concatenate([mine for mine, _ in groups])
             scene = _concatenate([scene for _, scene in groups])
-            recording = int(self.recording[egos[0]])
             with torch.no_grad():
-                rendered = self.renderer(recording).render(scene)
+                rendered = renderer.render(scene)
             views[egos] = to_uint8(rendered).cpu().numpy()
         return {"ego_view": views, "ego_state": states}
 

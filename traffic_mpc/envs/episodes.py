@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from traffic_mpc.data.extract import EpisodePlan, plan_episodes
-from traffic_mpc.data.sources import open_source_log
+from traffic_mpc.data.sources import open_source_log, recording_name
 from traffic_mpc.errors import InputError
 from traffic_mpc.logs.traffic_log import TrafficLog
 from traffic_mpc.road import Road
@@ -120,10 +120,8 @@ def _open_recordings(logs, site: str | None) -> list[Recording]:
         logs = default_traffic()
     if isinstance(logs, str | Path):
         pairs = open_logs(logs, site=site)
-        found = find_logs(logs)
-        names = ([path.stem if path.is_file() else path.name for path in found]
-                 if len(found) == len(pairs) else
-                 [f"{Path(logs).name}-{index + 1}" for index in range(len(pairs))])
+        # open_logs reads one log per path of find_logs, in this order.
+        names = [recording_name(path) for path in find_logs(logs)]
     else:
         pairs = list(logs)
         if not pairs or not all(isinstance(log, TrafficLog) and isinstance(road, Road)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from traffic_mpc.data.manifest import STATE_FIELDS
+from traffic_mpc.data.manifest import STATE_FIELDS, state_vector
 from traffic_mpc.sim.render import ViewSpec
 
 #: Names of the ``ego_state`` components, in order.
@@ -38,7 +38,4 @@ def observation_space(view: ViewSpec) -> spaces.Dict:
 def ego_state(state: torch.Tensor) -> np.ndarray:
     """World states ``(B, 4)`` (x, y, heading, speed) -> ``(B, 6)`` ``float32`` ego states
     (:data:`EGO_STATE_FIELDS`), computed as ``data extract`` stores them."""
-    x, y, heading, speed = state.detach().unbind(-1)
-    vector = torch.stack(
-        [x, y, speed * torch.cos(heading), speed * torch.sin(heading), heading, speed], dim=-1)
-    return vector.cpu().numpy().astype(np.float32)
+    return state_vector(state.detach()).cpu().numpy().astype(np.float32)
