@@ -46,6 +46,7 @@ from traffic_mpc.sim.geometry import (
     box_corners,
     box_extent_in_frame,
     boxes_overlap,
+    needs_grad,
     segments_in_frame,
     to_frame,
 )
@@ -92,12 +93,6 @@ def _pairs_within_reach(
     return (near & scene.others_valid).nonzero(as_tuple=True)
 
 
-def _needs_grad(*tensors: torch.Tensor) -> bool:
-    """Whether autograd records operations on any of ``tensors`` (then no shortcut that
-    returns fresh constants may replace the computation)."""
-    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
-
-
 def proximity_cost_per_vehicle(
     scene: EgoScene, lateral_margin: torch.Tensor | float | None = None
 ) -> torch.Tensor:
@@ -119,7 +114,7 @@ def _proximity_cost_per_vehicle(
     ego, other = _pairs_within_reach(
         scene, length / 2 + _safety_distance(speed), width / 2 + margin, extents)
     per_vehicle = scene.others_pose.new_zeros(scene.others_valid.shape)
-    if ego.numel() == 0 and not _needs_grad(
+    if ego.numel() == 0 and not needs_grad(
             scene.ego_pose, scene.ego_size, scene.others_pose, scene.others_size):
         return per_vehicle
     values = proximity_of_footprints(
@@ -180,22 +175,10 @@ def proximity_of_footprints(
     # The ego's centre inside a footprint: the mask's value at the centre.
     cu, cv = to_frame(ego_pose[:, 0], ego_pose[:, 1], other_pose)
     inside = (cu.abs() <= other_size[:, 0] / 2) & (cv.abs() <= other_size[:, 1] / 2)
-    if not _needs_grad(ego_pose, ego_size, other_pose, other_size) and not inside.any():
-        return values
     origin = torch.zeros_like(ego_speed)[:, None]
     at_centre = cost_masks.proximity_mask(
         origin, origin, length, width, ego_speed, lateral_margin)[:, 0]
     return torch.where(inside, torch.maximum(values, at_centre), values)
-
-
-def proximity_cost(
-    scene: EgoScene, lateral_margin: torch.Tensor | float | None = None
-) -> torch.Tensor:
-    """Proximity cost of every ego, ``(B,)`` in [0, 1]: max over its other vehicles."""
-    per_vehicle = proximity_cost_per_vehicle(scene, lateral_margin)
-    if per_vehicle.shape[1] == 0:
-        return torch.zeros_like(scene.ego_speed)
-    return per_vehicle.amax(dim=1)
 
 
 def line_cost(
@@ -254,9 +237,6 @@ class GeometricCosts:
         self._lines = torch.cat([road.marking_segments, road.boundary_segments])
         self._markings = road.marking_segments.shape[0]
 
-    def proximity(self, scene: EgoScene) -> torch.Tensor:
-        return proximity_cost(scene, self.lateral_margin)
-
     def lane(self, ego_pose: torch.Tensor, ego_length: torch.Tensor) -> torch.Tensor:
         return line_cost(ego_pose, ego_length, self.road.marking_segments, self.lane_width)
 
@@ -267,8 +247,6 @@ class GeometricCosts:
 
     def _off_road(self, boundary: torch.Tensor, centre_on_road: torch.Tensor,
                   ego_length: torch.Tensor) -> torch.Tensor:
-        if not _needs_grad(boundary, ego_length) and bool(centre_on_road.all()):
-            return boundary  # no centre off the road (the usual case)
         origin = torch.zeros_like(ego_length)[:, None]
         at_centre = cost_masks.lane_mask(origin, origin, ego_length, self.lane_width)[:, 0]
         return torch.where(~centre_on_road, torch.maximum(boundary, at_centre), boundary)

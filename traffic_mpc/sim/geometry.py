@@ -33,6 +33,12 @@ def to_frame(
     return cos * dx + sin * dy, -sin * dx + cos * dy
 
 
+def needs_grad(*tensors: torch.Tensor) -> bool:
+    """Whether autograd records operations on any of ``tensors`` (then no shortcut that
+    returns fresh constants may replace the computation)."""
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
 def box_corners(pose: torch.Tensor, size: torch.Tensor) -> torch.Tensor:
     """Corners of oriented boxes, ``(..., 4, 2)`` [m], counter-clockwise from front-left."""
     cos, sin = torch.cos(pose[..., 2]), torch.sin(pose[..., 2])
@@ -100,6 +106,13 @@ def _piecewise_linear(points: np.ndarray, count: int) -> np.ndarray:
     table[: len(x) - 1, 2] = np.diff(y) / np.diff(x)
     table[len(x) - 1:, 0] = x[-1]
     return table
+
+
+def _piecewise_y(table: torch.Tensor, y0: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``y(x)`` of :func:`_piecewise_linear` tables ``(..., P, 3)`` whose value at the first
+    vertex is ``y0``: ``table``, ``y0`` and ``x`` broadcast over the leading dimensions."""
+    offset = (x[..., None] - table[..., 0]).clamp(min=0.0)
+    return y0 + (table[..., 2] * torch.minimum(offset, table[..., 1])).sum(-1)
 
 
 def _simplify(points: np.ndarray) -> np.ndarray:
@@ -203,17 +216,11 @@ class RoadTensors:
     def n_lanes(self) -> int:
         return len(self.lane_ids)
 
-    def _boundary_y(self, table: torch.Tensor, y0: torch.Tensor, x: torch.Tensor):
-        """Boundary ``y`` of every lane at ``x``: ``x`` (...) -> ``(..., L)``."""
-        offset = (x[..., None, None] - table[..., 0]).clamp(min=0.0)
-        offset = torch.minimum(offset, table[..., 1])
-        return y0 + (table[..., 2] * offset).sum(-1)
-
     def lane_bounds(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Left and right boundary ``y`` of every lane at ``x`` and whether the lane exists
         there: three ``(..., L)`` tensors."""
-        left = self._boundary_y(self.lane_left, self.lane_left_y0, x)
-        right = self._boundary_y(self.lane_right, self.lane_right_y0, x)
+        left = _piecewise_y(self.lane_left, self.lane_left_y0, x[..., None])
+        right = _piecewise_y(self.lane_right, self.lane_right_y0, x[..., None])
         exists = (x[..., None] >= self.lane_x_range[:, 0]) & (
             x[..., None] <= self.lane_x_range[:, 1])
         return left, right, exists
@@ -244,16 +251,10 @@ class RoadTensors:
         tensors of the shape of ``x``. As :meth:`lane_bounds` for that lane only (its
         boundaries held constant beyond its ends), at a cost that does not grow with L."""
         index = lane_index.clamp(min=0)
-
-        def boundary(table: torch.Tensor, y0: torch.Tensor) -> torch.Tensor:
-            pieces = table[index]  # (..., P, 3)
-            offset = (x[..., None] - pieces[..., 0]).clamp(min=0.0)
-            return y0[index] + (pieces[..., 2] * torch.minimum(offset, pieces[..., 1])).sum(-1)
-
         x_range = self.lane_x_range[index]
         exists = (x >= x_range[..., 0]) & (x <= x_range[..., 1])
-        return (boundary(self.lane_left, self.lane_left_y0),
-                boundary(self.lane_right, self.lane_right_y0), exists)
+        return (_piecewise_y(self.lane_left[index], self.lane_left_y0[index], x),
+                _piecewise_y(self.lane_right[index], self.lane_right_y0[index], x), exists)
 
 
 def segments_in_frame(

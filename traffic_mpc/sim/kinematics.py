@@ -18,7 +18,8 @@ twice its (tiny) length.
 The kinematic state of a logged vehicle at frame ``t`` comes from its logged centre
 positions by backward differences: speed and heading are those of the last displacement
 ``p_t - p_{t-1}`` (the heading held through stops); at the vehicle's first frame the first
-forward difference ``p_{t+1} - p_t`` is used. :func:`logged_states` computes them and
+forward difference ``p_{t+1} - p_t`` is used. :func:`logged_states` computes them,
+:func:`logged_actions` the actions between consecutive logged states, and
 :func:`recover_actions` the actions that replay them; see there for the closed-loop
 correction that keeps the replay on the log through stops.
 
@@ -44,8 +45,9 @@ MAX_DECELERATION = 6.2
 #: car can physically drive (Waymax's kinematic-infeasibility bound, below).
 MAX_CURVATURE = 0.3
 
-#: Kinematic infeasibility (Waymax): a logged or commanded action beyond these bounds is not
-#: physically drivable; used to flag bad log data and as a metric, never to clip.
+#: Kinematic infeasibility bounds (Waymax's): an action beyond them is not physically
+#: drivable. Kept for a future kinematic-infeasibility metric; nothing uses them yet, and
+#: they never clip.
 INFEASIBLE_ACCELERATION = 10.4
 INFEASIBLE_CURVATURE = 0.3
 
@@ -117,23 +119,6 @@ def rollout(initial_state: torch.Tensor, actions: torch.Tensor, dt: float) -> to
     return torch.stack([x, y, heading, speed], dim=-1)
 
 
-class Kinematics:
-    """The invertible dynamics interface with its time step bound: ``step``, ``inverse``,
-    ``rollout`` as the module functions of the same names."""
-
-    def __init__(self, dt: float = 0.1) -> None:
-        self.dt = float(dt)
-
-    def step(self, state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        return step(state, action, self.dt)
-
-    def inverse(self, state: torch.Tensor, next_position: torch.Tensor) -> torch.Tensor:
-        return inverse(state, next_position, self.dt)
-
-    def rollout(self, initial_state: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        return rollout(initial_state, actions, self.dt)
-
-
 # ------------------------------------------------------------------ logged trajectories
 def _starts(valid: np.ndarray, track: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Where a track begins and where it continues to the next frame, both ``(T, S)``."""
@@ -142,6 +127,20 @@ def _starts(valid: np.ndarray, track: np.ndarray) -> tuple[np.ndarray, np.ndarra
     continues_from_previous = np.zeros_like(valid)
     continues_from_previous[1:] = same_next[:-1]
     return valid & ~continues_from_previous, same_next
+
+
+def _prepare(
+    position: np.ndarray,
+    valid: np.ndarray,
+    track: np.ndarray | None,
+    fallback_heading: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The inputs of :func:`logged_states` with their defaults: positions as float64, the
+    fallback heading, then where each track begins and where it continues (:func:`_starts`)."""
+    position = np.asarray(position, dtype=np.float64)
+    track = np.zeros(valid.shape, dtype=np.int64) if track is None else track
+    fallback = np.zeros(valid.shape) if fallback_heading is None else fallback_heading
+    return position, fallback, *_starts(valid, track)
 
 
 def _initial_states(
@@ -172,10 +171,7 @@ def logged_states(
     [rad] is used for a first frame that has no usable forward difference (default 0).
     Returns ``(T, S, 4)`` float64; invalid cells are 0. Heading is held through stops.
     """
-    position = np.asarray(position, dtype=np.float64)
-    track = np.zeros(valid.shape, dtype=np.int64) if track is None else track
-    fallback = np.zeros(valid.shape) if fallback_heading is None else fallback_heading
-    first, has_next = _starts(valid, track)
+    position, fallback, first, has_next = _prepare(position, valid, track, fallback_heading)
     states = _initial_states(position, fallback, has_next, dt)
     backward = np.zeros_like(position)
     backward[1:] = position[1:] - position[:-1]
@@ -195,6 +191,26 @@ def logged_states(
     return np.where(valid[..., None], states, 0.0)
 
 
+def logged_actions(
+    position: np.ndarray,
+    valid: np.ndarray,
+    dt: float,
+    track: np.ndarray | None = None,
+    fallback_heading: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Logged states and the actions between consecutive ones: float64 arrays.
+
+    Inputs as for :func:`logged_states`. Returns ``(states (T, S, 4), actions (T, S, 2))``:
+    ``states`` are :func:`logged_states`, ``actions[t]`` the :func:`inverse` from
+    ``states[t]`` to the logged position at ``t + 1`` (0 at a vehicle's last frame and on
+    invalid cells). Replayed open loop they drift through stops (:func:`recover_actions`).
+    """
+    states = logged_states(position, valid, dt, track, fallback_heading)
+    position, _, _, has_next = _prepare(position, valid, track, fallback_heading)
+    actions = inverse(states, np.roll(position, -1, axis=0), dt)
+    return states, np.where(has_next[..., None], actions, 0.0)
+
+
 def recover_actions(
     position: np.ndarray,
     valid: np.ndarray,
@@ -211,7 +227,7 @@ def recover_actions(
     ``states`` at a vehicle's first frame is its logged state there.
 
     ``closed_loop=False``: the actions are the inverse between consecutive *logged* states
-    (:func:`logged_states`), and ``states`` is their open-loop replay. Moving steps are
+    (:func:`logged_actions`), and ``states`` is their open-loop replay. Moving steps are
     exact; every stopped step (heading held) leaves an error of up to twice its length, and
     these errors add up over a long stop.
 
@@ -224,16 +240,12 @@ def recover_actions(
     Both replay frame by frame with :func:`step` (vectorised over vehicles) in float64, so
     rounding does not accumulate over a recording of thousands of frames.
     """
-    position = np.asarray(position, dtype=np.float64)
-    track = np.zeros(valid.shape, dtype=np.int64) if track is None else track
-    fallback = np.zeros(valid.shape) if fallback_heading is None else fallback_heading
-    first, has_next = _starts(valid, track)
+    position, fallback, first, has_next = _prepare(position, valid, track, fallback_heading)
     if closed_loop:
         start_states = _initial_states(position, fallback, has_next, dt)
-        logged_actions = None
+        open_loop = None
     else:
-        start_states = logged_states(position, valid, dt, track, fallback)
-        logged_actions = inverse(start_states, np.roll(position, -1, axis=0), dt)
+        start_states, open_loop = logged_actions(position, valid, dt, track, fallback_heading)
     replayed = np.zeros((*valid.shape, 4))
     actions = np.zeros((*valid.shape, 2))
     state = np.zeros((valid.shape[1], 4))
@@ -242,10 +254,10 @@ def recover_actions(
         replayed[t] = state
         if t + 1 == valid.shape[0]:
             break
-        if logged_actions is None:
+        if open_loop is None:
             action = inverse(state, position[t + 1], dt)
         else:
-            action = logged_actions[t]
+            action = open_loop[t]
         action = np.where(has_next[t, :, None], action, 0.0)
         actions[t] = action
         state = step(state, action, dt)

@@ -44,10 +44,8 @@ from __future__ import annotations
 import torch
 
 from traffic_mpc.sim.cost_masks import LANE_WIDTH, lane_mask, proximity_mask
+from traffic_mpc.sim.geometric_costs import COST_NAMES as COST_NAMES  # its columns
 from traffic_mpc.sim.render import ViewSpec
-
-#: Names of the columns of :func:`raster_costs`' result, in order.
-COST_NAMES: tuple[str, ...] = ("proximity", "lane", "off_road")
 
 
 def view_cost_masks(

@@ -277,12 +277,13 @@ class ReactiveTraffic:
         ego_state: torch.Tensor,
         ego_size: torch.Tensor,
         nearby: NearbyTraffic,
-    ) -> None:
+    ) -> torch.Tensor:
         """Advance every ego's reactive traffic by one frame: new hand-overs, then IDM and
         lane keeping for all handed-over vehicles of the egos that stepped (``alive``
         ``(B,)``). ``ego_state`` ``(B, 4)`` and ``ego_size`` ``(B, 2)`` at the new frame;
         ``nearby`` the logged traffic near each ego at the new frame.
-        Call :meth:`drop_departed` first."""
+        Call :meth:`drop_departed` first. Returns :meth:`replaces` of ``nearby.slot`` after
+        the hand-overs, ``(B, C)`` bool."""
         rule, dt = self.rule, self.dt
         handed_over = self.replaces(nearby.slot)
 
@@ -320,6 +321,7 @@ class ReactiveTraffic:
             acceleration, curvature = self._drive(everyone, size, valid)
             next_state = kinematics.step(self.state, torch.stack([acceleration, curvature], -1), dt)
             self.state = torch.where(moving[..., None], next_state, self.state)
+        return handed_over
 
     def _drive(
         self, everyone: torch.Tensor, size: torch.Tensor, valid: torch.Tensor

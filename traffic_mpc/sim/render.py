@@ -65,6 +65,7 @@ import torch
 import torch.nn.functional as F
 
 from traffic_mpc.road import Road
+from traffic_mpc.sim.geometry import needs_grad
 from traffic_mpc.sim.render_static import StaticLayers, rasterise_static_layers
 from traffic_mpc.sim.scene import EgoScene
 
@@ -181,11 +182,6 @@ def from_uint8(views: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch
     return views.to(dtype) / 255.0
 
 
-def _needs_grad(*tensors: torch.Tensor) -> bool:
-    """Whether autograd records operations on any of ``tensors``."""
-    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
-
-
 def _zeros(batch: int, height: int, width: int, dtype, device, out: torch.Tensor | None):
     if out is None:
         return torch.zeros(batch, height, width, dtype=dtype, device=device)
@@ -258,7 +254,7 @@ class EgoViewRenderer:
         """
         scene = self._cast(scene)
         spec = self.spec
-        if _needs_grad(scene.ego_pose, scene.ego_size, scene.others_pose, scene.others_size):
+        if needs_grad(scene.ego_pose, scene.ego_size, scene.others_pose, scene.others_size):
             layers: dict[str, torch.Tensor] = {}
             if self._static_channels:
                 static = self._sample_static(scene.ego_pose)
@@ -353,7 +349,7 @@ class EgoViewRenderer:
     def _samples_busy_columns(self, ego_pose: torch.Tensor) -> bool:
         """Whether the static channels are sampled column by column, skipping the columns
         that are zero (on the CPU, without gradient; see the module docstring)."""
-        return ego_pose.device.type == "cpu" and not _needs_grad(ego_pose)
+        return ego_pose.device.type == "cpu" and not needs_grad(ego_pose)
 
     def _sample_busy_columns(self, ego_pose: torch.Tensor, targets: list[torch.Tensor]):
         """The static channels, written into ``targets`` (one ``(B, H, W)`` per channel),
@@ -402,12 +398,9 @@ class EgoViewRenderer:
             sampled = self._sample(grid.transpose(1, 2), raster)[0]  # (columns, H)
             target.transpose(1, 2).index_put_((ego, column), sampled)
 
-    def vehicle_layer(self, scene: EgoScene) -> torch.Tensor:
-        """Area coverage of each ego's view by its other vehicles: ``(B, H, W)``."""
-        return self._vehicle_layer(scene)
-
     def _vehicle_layer(self, scene: EgoScene, out: torch.Tensor | None = None) -> torch.Tensor:
-        """:meth:`vehicle_layer`, written into ``out`` ``(B, H, W)`` if given (no gradient)."""
+        """Area coverage of each ego's view by its other vehicles: ``(B, H, W)``, written
+        into ``out`` if given (no gradient)."""
         spec = self.spec
         batch, height, width, pixel = scene.batch_size, spec.height, spec.width, spec.pixel_size
         dtype, device = scene.ego_pose.dtype, scene.ego_pose.device

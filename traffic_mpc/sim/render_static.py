@@ -54,10 +54,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from traffic_mpc.road import Road
-
-#: Boundaries closer than this [m] belong to one stretch of road (as in traffic_mpc.road).
-_TOUCHING = 0.05
+from traffic_mpc.road import _BOUNDARY_TOLERANCE, Road
 
 
 def lane_marking_profile(distance: np.ndarray, view_pixel_size: float) -> np.ndarray:
@@ -168,14 +165,15 @@ def _distance_past_edge(road: Road, xs: np.ndarray, ys: np.ndarray) -> np.ndarra
     present = np.stack([(xs >= lane.x_start) & (xs <= lane.x_end) for lane in road.lanes])
     # Merge touching lanes into disjoint stretches of road, in every column at once: sort
     # the lanes from left to right (absent lanes last); a lane starts a new stretch when
-    # its left boundary lies below the lowest right boundary seen so far.
+    # its left boundary lies below the lowest right boundary seen so far (by more than the
+    # road's boundary tolerance).
     order = np.argsort(np.where(present, -lefts, np.inf), axis=0, kind="stable")
     lefts = np.take_along_axis(lefts, order, axis=0)
     rights = np.take_along_axis(np.where(present, rights, np.inf), order, axis=0)
     present = np.take_along_axis(present, order, axis=0)
     lowest = np.minimum.accumulate(rights, axis=0)
     starts = np.ones_like(present)
-    starts[1:] = lefts[1:] < lowest[:-1] - _TOUCHING
+    starts[1:] = lefts[1:] < lowest[:-1] - _BOUNDARY_TOLERANCE
     positions = np.arange(len(lefts))[:, None]
     first = np.maximum.accumulate(np.where(starts, positions, 0), axis=0)
     ends = present.copy()

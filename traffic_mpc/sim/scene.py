@@ -12,6 +12,8 @@ from dataclasses import dataclass, fields
 
 import torch
 
+from traffic_mpc.sim.geometry import to_frame
+
 
 @dataclass(frozen=True)
 class EgoScene:
@@ -55,9 +57,5 @@ class EgoScene:
     def others_in_ego_frame(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Other vehicles' centres and headings relative to the ego: ``(u, v, dtheta)``,
         each ``(B, K)``; ``u`` [m] forward along the ego's heading, ``v`` [m] to its left."""
-        dx = self.others_pose[..., 0] - self.ego_pose[:, None, 0]
-        dy = self.others_pose[..., 1] - self.ego_pose[:, None, 1]
-        cos, sin = torch.cos(self.ego_pose[:, None, 2]), torch.sin(self.ego_pose[:, None, 2])
-        u = cos * dx + sin * dy
-        v = -sin * dx + cos * dy
+        u, v = to_frame(self.others_pose[..., 0], self.others_pose[..., 1], self.ego_pose[:, None])
         return u, v, self.others_pose[..., 2] - self.ego_pose[:, None, 2]

@@ -8,7 +8,7 @@ the recording (about 2,000 in 15 minutes). ``vehicle[t, s]`` says which vehicle 
 With ``playback="actions"`` (default) every logged vehicle is driven by its recovered actions
 through the same kinematics as the ego (:func:`kinematics.recover_actions`, closed loop,
 float64), replayed once at construction; ``playback="positions"`` plays back the logged
-positions (states from backward differences, :func:`kinematics.logged_states`).
+positions (states from backward differences, :func:`kinematics.logged_actions`).
 
 **Egos**: :meth:`ReplayWorld.reset` takes over ``B`` logged vehicles, each at its own start
 frame; every ego is an independent episode that sees the logged world at its own frame,
@@ -56,7 +56,7 @@ All per-step state has a fixed size: memory stays flat over a recording of any l
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from enum import IntEnum
 
 import numpy as np
@@ -152,9 +152,6 @@ class StepResult:
     rear_end_ignored: torch.Tensor
     rear_end_hitter: torch.Tensor
 
-    def to(self, device: torch.device | str) -> StepResult:
-        return StepResult(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
-
 
 @dataclass(frozen=True)
 class LoggedTraffic:
@@ -208,11 +205,8 @@ class LoggedTraffic:
             state, action = kinematics.recover_actions(
                 position, valid, log.dt, vehicle, packed["heading"])
         else:
-            state = kinematics.logged_states(position, valid, log.dt, vehicle, packed["heading"])
-            continues = np.zeros_like(valid)
-            continues[:-1] = valid[:-1] & (vehicle[:-1] == vehicle[1:])
-            action = kinematics.inverse(state, np.roll(position, -1, axis=0), log.dt)
-            action = np.where(continues[..., None], action, 0.0)
+            state, action = kinematics.logged_actions(
+                position, valid, log.dt, vehicle, packed["heading"])
         n_vehicles = len(packed["ids"])
         max_speed = np.zeros(n_vehicles)
         np.maximum.at(max_speed, vehicle[valid], state[..., 3][valid])
@@ -621,29 +615,31 @@ class ReplayWorld:
         """The scene of every ego at its current frame; with ``alive`` (after a step) the
         reactive traffic advances for those egos first."""
         traffic, frame = self.traffic, self._frame
-        vehicle = traffic.vehicle.index_select(0, frame)  # (B, S)
-        valid = traffic.valid.index_select(0, frame) & (vehicle != self._vehicle[:, None])
+        logged_vehicle = traffic.vehicle.index_select(0, frame)  # (B, S)
+        logged_valid = traffic.valid.index_select(0, frame)
+        valid = logged_valid & (logged_vehicle != self._vehicle[:, None])
         x, y = (traffic.state[..., i].index_select(0, frame) for i in (0, 1))  # (B, S) each
         slot, seen = self._nearest(x, y, valid)  # (B, K)
         state = _lookup(traffic.state.reshape(-1, 4), frame[:, None] * traffic.n_slots + slot)
-        vehicle = vehicle.gather(1, slot)
+        vehicle = logged_vehicle.gather(1, slot)
         index = vehicle.clamp(min=0)
         size = _lookup(traffic.vehicle_size, index)
         if self._reactive is not None:
             reactive = self._reactive
-            reactive.drop_departed(traffic.vehicle[frame], traffic.valid[frame])
-            if alive is not None:
-                previous = (frame - 1).clamp(min=0)
+            reactive.drop_departed(logged_vehicle, logged_valid)
+            if alive is None:
+                replaced = reactive.replaces(slot)
+            else:
+                previous = (frame - 1).clamp(min=0)[:, None] * traffic.n_slots + slot
                 nearby = NearbyTraffic(
                     state=state, size=size, vehicle=vehicle, slot=slot, valid=seen,
-                    previous_state=traffic.state[previous].gather(
-                        1, slot[..., None].expand(-1, -1, 4)),
-                    previous_vehicle=traffic.vehicle[previous].gather(1, slot),
+                    previous_state=_lookup(traffic.state.reshape(-1, 4), previous),
+                    previous_vehicle=_lookup(traffic.vehicle.reshape(-1), previous),
                     max_speed=traffic.vehicle_max_speed[index],
                 )
-                reactive.advance(alive, self._state, self._size, nearby)
+                replaced = reactive.advance(alive, self._state, self._size, nearby)
             # Handed-over vehicles replace their logged counterparts, wherever those are.
-            seen = seen & ~reactive.replaces(slot)
+            seen = seen & ~replaced
             state = torch.cat([state, reactive.state], dim=1)
             size = torch.cat([size, reactive.size], dim=1)
             vehicle = torch.cat([vehicle, reactive.vehicle], dim=1)
