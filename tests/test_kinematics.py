@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from sim_samples import DT, realistic_log
 
@@ -49,6 +49,8 @@ def test_inverse_recovers_the_action(speed, heading, acceleration, curvature):
     state = torch.tensor([3.0, -4.0, heading, speed], dtype=torch.float64)
     action = torch.tensor([acceleration, curvature], dtype=torch.float64)
     next_state = kinematics.step(state, action, DT)
+    # At the stopped-speed threshold itself, rounding of the displacement decides the side.
+    assume(abs(float(next_state[3]) - kinematics.STOPPED_SPEED) > 1e-9)
     recovered = kinematics.inverse(state, next_state[:2], DT)
     if next_state[3] >= kinematics.STOPPED_SPEED:
         torch.testing.assert_close(recovered, action, atol=1e-9, rtol=1e-9)
