@@ -62,14 +62,6 @@ def _keep_freed_memory() -> None:
         pass
 
 
-def _default_traffic(minutes: float):
-    from traffic_mpc.logs.synth import SynthConfig, generate
-    from traffic_mpc.road import Road
-
-    road = Road.named("synth")
-    return generate(road, SynthConfig(duration=60.0 * minutes), seed=0), road
-
-
 def _time_steps(world, renderer, steps: int, rng: np.random.Generator) -> dict[str, list]:
     """Step and render ``steps`` times (after the warm-up); per step: wall-clock seconds of
     step + render, CPU seconds of each."""
@@ -97,13 +89,14 @@ def _time_steps(world, renderer, steps: int, rng: np.random.Generator) -> dict[s
 
 @benchmark("replay_render")
 def replay_render_benchmark(quick: bool) -> dict:
+    from traffic_mpc.benchmarks.sim import _traffic
     from traffic_mpc.sim.render import EgoViewRenderer, ViewSpec
     from traffic_mpc.sim.world import ReplayWorld
 
     minutes = 1.0 if quick else 5.0
     steps = 30 if quick else 200
     _keep_freed_memory()
-    log, road = _default_traffic(minutes)
+    log, road = _traffic(minutes)
     world = ReplayWorld(log, road)
     renderer = EgoViewRenderer(road, ViewSpec())
     with torch_threads(1):

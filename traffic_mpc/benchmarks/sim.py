@@ -47,48 +47,13 @@ _BATCH = 256
 
 
 def _traffic(minutes: float):
-    """The generator's default traffic (or, without the generator, a dense constructed log)."""
-    from traffic_mpc.road import ROADS_DIR, Road
+    """``(log, road)``: the generator's default traffic, ``minutes`` long, on the ``synth``
+    road (seed 0)."""
+    from traffic_mpc.logs.synth import SynthConfig, generate
+    from traffic_mpc.road import Road
 
-    road = Road.load(ROADS_DIR / "synth.toml")
-    try:
-        from traffic_mpc.logs.synth import SynthConfig, generate
-    except ImportError:
-        return _dense_log(road, minutes), road, "constructed platoons"
-    return generate(road, SynthConfig(duration=60.0 * minutes), seed=0), road, "synth"
-
-
-def _dense_log(road, minutes: float):
-    """Platoons of cars at 6-8 m/s, 12 m apart in every mainline lane (fallback traffic)."""
-    from traffic_mpc.logs.traffic_log import CAR, TrafficLog
-
-    frames = int(round(60.0 * minutes / road.dt))
-    rows = {name: [] for name in ("vehicle_id", "frame", "x", "y", "speed")}
-    vehicle = 0
-    lanes = [lane for lane in road.lanes if lane.kind == "main"]
-    for number, lane in enumerate(lanes):
-        speed = 6.0 + 0.4 * number
-        y = float(lane.center_y(np.array(road.length / 2)))
-        spacing_frames = int(round(12.0 / speed / road.dt))
-        for entry in range(-int(road.length / 12.0) * spacing_frames, frames, spacing_frames):
-            t = np.arange(max(entry, 0), frames)
-            x = (t - entry) * speed * road.dt
-            t, x = t[x <= road.length], x[x <= road.length]
-            if len(t) < 2:
-                continue
-            vehicle += 1
-            rows["vehicle_id"].append(np.full(len(t), vehicle))
-            rows["frame"].append(t + 1)
-            rows["x"].append(x)
-            rows["y"].append(np.full(len(t), y))
-            rows["speed"].append(np.full(len(t), speed))
-    arrays = {name: np.concatenate(values) for name, values in rows.items()}
-    n = len(arrays["x"])
-    return TrafficLog(
-        **arrays, time=(arrays["frame"] - 1) * road.dt, heading=np.zeros(n),
-        length=np.full(n, 4.5), width=np.full(n, 1.8), vehicle_class=np.full(n, CAR),
-        lane=np.zeros(n), dt=road.dt, site=road.name,
-    ).sorted()
+    road = Road.named("synth")
+    return generate(road, SynthConfig(duration=60.0 * minutes), seed=0), road
 
 
 def _random_episodes(world, count: int, rng: np.random.Generator):
@@ -156,7 +121,7 @@ def _replay_figures(quick: bool) -> dict:
     from traffic_mpc.sim.world import ReplayWorld, replay_drift
 
     minutes = 1.0 if quick else 15.0
-    log, road, source = _traffic(minutes)
+    log, road = _traffic(minutes)
     steps = 40 if quick else 200
     rng = np.random.default_rng(0)
 
@@ -193,7 +158,7 @@ def _replay_figures(quick: bool) -> dict:
         "RSS, MB": round(samples[-1], 1),
         "replay drift max error p99, m": Figure(round(drift["max_error_p99"], 4), "m",
                                                 target=0.5, higher_is_better=False),
-        "traffic": f"{source}, {minutes:g} min, {log.n_vehicles} vehicles, "
+        "traffic": f"synth, {minutes:g} min, {log.n_vehicles} vehicles, "
                    f"{world.traffic.n_slots} slots",
         "batch": _BATCH,
         "steps timed": steps,

@@ -18,8 +18,6 @@ Recording stops 1 s after the episode ends under the plain protocol.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
@@ -28,6 +26,7 @@ import torch
 
 from traffic_mpc.sim.render import EgoViewRenderer, ViewSpec
 from traffic_mpc.sim.top_down import render_top_down
+from traffic_mpc.video import VideoRecorder
 
 FPS = 10.0
 SCALE = 4.0  # px/m of the top-down view
@@ -58,42 +57,10 @@ def ego_view_rgb(view: np.ndarray, channels: tuple[str, ...], zoom: int = VIEW_Z
     return np.ascontiguousarray(image.clip(0, 255).astype(np.uint8))
 
 
-class _Writer:
-    """One mp4 (``mp4v``), written under a temporary name and renamed when closed."""
-
-    def __init__(self, path: Path, size: tuple[int, int]) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".mp4", dir=path.parent)
-        os.close(handle)
-        self.temporary = Path(name)
-        self.size = size
-        self.writer = cv2.VideoWriter(str(self.temporary), cv2.VideoWriter_fourcc(*"mp4v"),
-                                      FPS, size)
-        if not self.writer.isOpened():
-            self.temporary.unlink(missing_ok=True)
-            raise RuntimeError(f"{path}: opencv cannot write mp4v videos here")
-        self.frames = 0
-
-    def write(self, rgb: np.ndarray) -> None:
-        self.writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-        self.frames += 1
-
-    def close(self, path: Path | None = None) -> Path:
-        self.writer.release()
-        target = path or self.path
-        os.chmod(self.temporary, 0o644)
-        os.replace(self.temporary, target)
-        return target
-
-    def discard(self) -> None:
-        self.writer.release()
-        self.temporary.unlink(missing_ok=True)
-
-
 class EpisodeFilmer:
     """A tracer for :class:`~traffic_mpc.evaluate.evaluator.EpisodeRunner` that films the
-    chosen episodes into ``folder`` (one :class:`_Writer` per episode)."""
+    chosen episodes into ``folder`` (one :class:`~traffic_mpc.video.VideoRecorder` per
+    episode)."""
 
     def __init__(self, folder: Path, episodes: dict[int, str], road, renderer: EgoViewRenderer
                  ) -> None:
@@ -101,7 +68,7 @@ class EpisodeFilmer:
         self.wanted = episodes  # episode id -> label ("success" / "failure")
         self.road = road
         self.renderer = renderer
-        self.writers: dict[int, _Writer] = {}
+        self.writers: dict[int, VideoRecorder] = {}
         self.after_end: dict[int, int] = {}
         self.finished: set[int] = set()
 
@@ -114,8 +81,8 @@ class EpisodeFilmer:
             frame = self._frame(runner, entry, episode, ended, int(slots.reason[entry]))
             writer = self.writers.get(episode)
             if writer is None:
-                writer = _Writer(self.folder / f"episode-{episode:05d}.mp4",
-                                 (frame.shape[1], frame.shape[0]))
+                writer = VideoRecorder(self.folder / f"episode-{episode:05d}.mp4",
+                                       (frame.shape[1], frame.shape[0]), FPS)
                 self.writers[episode] = writer
             repeat = 1
             if ended:

@@ -204,6 +204,22 @@ def _draw_markings(image: np.ndarray, road: Road, frame: TopDownFrame) -> None:
         )
 
 
+def vehicle_corners(x, y, heading, length, width) -> np.ndarray:
+    """``(N, 4, 2)`` road-frame corners [m] of oriented boxes (centres ``x``, ``y``,
+    ``heading`` [rad], ``length``, ``width`` [m], ``(N,)`` each): front-left, front-right,
+    rear-right, rear-left — clockwise seen from above (x right, y up). Shared with the
+    viewer (:mod:`traffic_mpc.viewer.draw`)."""
+    cos, sin = np.cos(heading), np.sin(heading)
+    half_l, half_w = np.asarray(length) / 2, np.asarray(width) / 2
+    along = np.array([1.0, 1.0, -1.0, -1.0])
+    across = np.array([1.0, -1.0, -1.0, 1.0])
+    du = along[None, :] * half_l[:, None]
+    dv = across[None, :] * half_w[:, None]
+    cx = np.asarray(x)[:, None] + cos[:, None] * du - sin[:, None] * dv
+    cy = np.asarray(y)[:, None] + sin[:, None] * du + cos[:, None] * dv
+    return np.stack([cx, cy], axis=-1)
+
+
 def _draw_vehicles(
     image: np.ndarray,
     frame: TopDownFrame,
@@ -219,16 +235,7 @@ def _draw_vehicles(
     half_length, half_width = sizes[:, 0] / 2, sizes[:, 1] / 2
     reach = np.hypot(half_length, half_width)
     shown = (poses[:, 0] + reach >= frame.x0) & (poses[:, 0] - reach <= frame.x1)
-    cos, sin = np.cos(poses[:, 2]), np.sin(poses[:, 2])
-    corners_along = np.array([1, 1, -1, -1])[None, :] * half_length[:, None]
-    corners_across = np.array([1, -1, -1, 1])[None, :] * half_width[:, None]
-    corners = np.stack(
-        [
-            poses[:, 0, None] + cos[:, None] * corners_along - sin[:, None] * corners_across,
-            poses[:, 1, None] + sin[:, None] * corners_along + cos[:, None] * corners_across,
-        ],
-        axis=-1,
-    )  # (N, 4, 2)
+    corners = vehicle_corners(poses[:, 0], poses[:, 1], poses[:, 2], sizes[:, 0], sizes[:, 1])
     polygons = _fixed_point(frame, corners)
     fills = speed_colours(speeds, max_speed)
     # Highlighted vehicles last, so that they stay visible where boxes overlap.

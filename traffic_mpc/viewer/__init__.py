@@ -5,7 +5,8 @@ Modules: :mod:`~traffic_mpc.viewer.app` (state, events, drawing, :func:`run_view
 :mod:`~traffic_mpc.viewer.camera` (the wrapped road view), :mod:`~traffic_mpc.viewer.draw`
 (road and vehicles), :mod:`~traffic_mpc.viewer.panels` (side panels),
 :mod:`~traffic_mpc.viewer.keys` (bindings and help), :mod:`~traffic_mpc.viewer.record`
-(mp4), :mod:`~traffic_mpc.viewer.playback` (a log indexed by frame),
+(what is shown as pixels, for mp4 recordings), :mod:`~traffic_mpc.viewer.playback` (a log
+indexed by frame),
 :mod:`~traffic_mpc.viewer.inspect` (ego view, costs, events of a vehicle),
 :mod:`~traffic_mpc.viewer.driving` (episodes in the replay world, driven by hand or by
 any agent of :mod:`traffic_mpc.evaluate.agents`).

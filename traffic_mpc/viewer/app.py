@@ -30,13 +30,15 @@ from traffic_mpc.errors import InputError
 from traffic_mpc.logs.default_traffic import default_traffic
 from traffic_mpc.logs.traffic_log import TrafficLog
 from traffic_mpc.road import Road
+from traffic_mpc.sim.top_down import vehicle_corners
 from traffic_mpc.torch_threads import torch_threads
+from traffic_mpc.video import VideoRecorder
 from traffic_mpc.viewer import draw, keys
 from traffic_mpc.viewer.camera import ROW_MARGIN, WrappedCamera
 from traffic_mpc.viewer.inspect import EgoInspector, Inspection, scene_from_frame
 from traffic_mpc.viewer.panels import DriverPanel, EgoPanel, Panel, PanelColumn, TrafficPanel
 from traffic_mpc.viewer.playback import TrafficFrames
-from traffic_mpc.viewer.record import VideoRecorder, surface_rgb
+from traffic_mpc.viewer.record import surface_rgb
 from traffic_mpc.viewer.timeline import Timeline
 
 if TYPE_CHECKING:
@@ -439,12 +441,11 @@ class Viewer:
             self.episode.draw_ghost(surface, camera, self.t)
         if controlled:
             frame = frame.without(self.episode.vehicle_id)
-        corners = draw.vehicle_corners(frame.x, frame.y, frame.heading, frame.length,
-                                       frame.width)
+        corners = vehicle_corners(frame.x, frame.y, frame.heading, frame.length, frame.width)
         draw.draw_vehicles(surface, camera, corners, self.speed_colours.colours(frame.speed))
         ego = self.ego
         if ego is not None:
-            ego_corners = draw.vehicle_corners(
+            ego_corners = vehicle_corners(
                 np.array([ego.x]), np.array([ego.y]), np.array([ego.heading]),
                 np.array([ego.length]), np.array([ego.width]))
             if controlled:

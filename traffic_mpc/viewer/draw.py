@@ -220,20 +220,6 @@ def _sample_xs(left: np.ndarray, right: np.ndarray, lo: float, hi: float) -> np.
 
 
 # -------------------------------------------------------------------------- vehicles
-def vehicle_corners(x, y, heading, length, width) -> np.ndarray:
-    """``(N, 4, 2)`` road-frame corners [m] of oriented boxes, front-left first, clockwise
-    as seen on screen (front-left, front-right, rear-right, rear-left)."""
-    cos, sin = np.cos(heading), np.sin(heading)
-    half_l, half_w = np.asarray(length) / 2, np.asarray(width) / 2
-    along = np.array([1.0, 1.0, -1.0, -1.0])
-    across = np.array([1.0, -1.0, -1.0, 1.0])
-    du = along[None, :] * half_l[:, None]
-    dv = across[None, :] * half_w[:, None]
-    cx = np.asarray(x)[:, None] + cos[:, None] * du - sin[:, None] * dv
-    cy = np.asarray(y)[:, None] + sin[:, None] * du + cos[:, None] * dv
-    return np.stack([cx, cy], axis=-1)
-
-
 def screen_polygons(camera: WrappedCamera, corners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Screen polygons of road-frame boxes ``(N, 4, 2)``: ``(M, 4, 2)`` pixels and, for each,
     the index of its box. A box is drawn in the row of its centre; one that crosses a row's

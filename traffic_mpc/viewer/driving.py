@@ -14,7 +14,6 @@ back and forth through it; the viewer's playback drives :meth:`Episode.advance_t
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,7 +23,9 @@ import torch
 
 from traffic_mpc.evaluate.agents import Agent, Observation, agent_name, clip_actions, make_agent
 from traffic_mpc.sim import kinematics
+from traffic_mpc.sim.top_down import vehicle_corners
 from traffic_mpc.viewer import draw
+from traffic_mpc.viewer.inspect import ego_events
 
 if TYPE_CHECKING:
     from traffic_mpc.sim.world import ReplayWorld
@@ -115,9 +116,7 @@ class Episode:
         self.end_t: int | None = None
         self.steps: dict[int, EpisodeStep] = {}
         self._agent_started = False
-        context = max(world.ncond, 1)
-        self._views: deque[np.ndarray] = deque(maxlen=context)
-        self._states: deque[torch.Tensor] = deque(maxlen=context)
+        self._view: np.ndarray | None = None  # the ego view at the last step
         frame_number = viewer.frames.frame_number(start_t)
         try:
             scene = world.reset([self.vehicle_id], [frame_number])
@@ -183,8 +182,8 @@ class Episode:
         world = self.world
         scene = world.scene()
         view, channels = None, None
-        if getattr(self.agent, "needs_views", False) and self._views[-1] is not None:
-            view = torch.as_tensor(self._views[-1], dtype=world.dtype)[None]
+        if getattr(self.agent, "needs_views", False) and self._view is not None:
+            view = torch.as_tensor(self._view, dtype=world.dtype)[None]
             channels = tuple(self.viewer.inspector.view_spec.channels)
         return Observation(
             ego_state=world.state.clone(),
@@ -209,16 +208,10 @@ class Episode:
         from traffic_mpc.viewer.app import EgoStatus
 
         viewer = self.viewer
-        view = viewer.inspector.ego_view(scene)
-        self._views.append(view)
-        self._states.append(state.detach().clone())
+        view = self._view = viewer.inspector.ego_view(scene)
         x, y, heading, speed = (float(value) for value in state[:4])
         length, width = (float(value) for value in scene.ego_size[0])
-        events = {name for name, hit in zip(
-            ("collision-ahead", "collision-behind", "collision-side"), collision.tolist())
-            if hit}
-        if reason == TerminationReason.OFF_ROAD:
-            events.add("off_road")
+        events = ego_events(collision.tolist(), reason == TerminationReason.OFF_ROAD)
         status = EgoStatus(
             vehicle_id=self.vehicle_id, x=x, y=y, heading=heading, speed=speed,
             acceleration=action[0], length=length, width=width,
@@ -258,10 +251,9 @@ class Episode:
         frame = self.viewer.frames.at(t)
         index = frame.index_of(self.vehicle_id)
         if index is not None:
-            corners = draw.vehicle_corners(frame.x[index:index + 1], frame.y[index:index + 1],
-                                           frame.heading[index:index + 1],
-                                           frame.length[index:index + 1],
-                                           frame.width[index:index + 1])
+            one = slice(index, index + 1)
+            corners = vehicle_corners(frame.x[one], frame.y[one], frame.heading[one],
+                                      frame.length[one], frame.width[one])
             draw.draw_outline(surface, camera, corners, draw.GHOST, width=1)
         last = min(t, self.last_t)
         driven = [self.steps[k].status for k in range(self.start_t, last + 1) if k in self.steps]
@@ -282,10 +274,6 @@ def replay_world(viewer: Viewer) -> ReplayWorld:
 
 def start_episode(viewer: Viewer, vehicle_id: int, manual: bool) -> Episode:
     """Take over ``vehicle_id`` at the frame shown, by hand or by the viewer's agent."""
-    try:
-        from traffic_mpc.sim.world import ReplayWorld  # noqa: F401
-    except ImportError:
-        raise EpisodeUnavailable("the replay world is not available") from None
     if manual:
         agent, driver = None, "you"
     else:

@@ -3,8 +3,9 @@
 The viewer sits on top of the simulator: the ego view comes from the renderer
 (:mod:`traffic_mpc.sim.render`), the cost terms and collisions from the exact geometric costs
 (:mod:`traffic_mpc.sim.geometric_costs`) — the same code the replay world and the
-evaluation use, never a re-implementation. Where a module is not available the inspector
-says so (``view_note``, ``cost_note``) and the panel shows the state only.
+evaluation use, never a re-implementation. Where there is no ego view (no renderer, or the
+renderer fails on a scene) the inspector says why (``view_note``, ``view_failure``) and the
+panel shows the note instead; ``cost_note`` is the panel's note for an ego without costs.
 
 A logged vehicle is inspected through an :class:`~traffic_mpc.sim.scene.EgoScene` made
 from the log frame (:func:`scene_from_frame`): the vehicle as the ego, every other logged
@@ -19,23 +20,36 @@ import numpy as np
 import torch
 
 from traffic_mpc.road import Road
+from traffic_mpc.sim.geometric_costs import COLLISION_NAMES, COST_NAMES, GeometricCosts
+from traffic_mpc.sim.geometry import RoadTensors
+from traffic_mpc.sim.render import EgoViewRenderer, ViewSpec
 from traffic_mpc.sim.scene import EgoScene
+from traffic_mpc.sim.world import DEFAULT_VIEW_RANGE
 from traffic_mpc.viewer.playback import FrameVehicles
 
 #: Which neighbours an ego sees: (forward, backward, lateral) [m] bounds on their centres in
 #: the ego frame — the replay world's view range, so that a logged vehicle's costs here are
 #: the costs the world computes for it.
-try:
-    from traffic_mpc.sim.world import DEFAULT_VIEW_RANGE as VIEW_RANGE
-except ImportError:  # the world not available: the same numbers
-    VIEW_RANGE = (46.0, 46.0, 12.5)
+VIEW_RANGE = DEFAULT_VIEW_RANGE
+#: Event names of the collision flags (ahead, behind, side), in their order.
+COLLISION_EVENTS = tuple(f"collision-{name}" for name in COLLISION_NAMES)
+
+
+def ego_events(collision, off_road: bool) -> set[str]:
+    """The events of an ego: ``collision`` flags ``(3,)`` (ahead, behind, side) as
+    :data:`COLLISION_EVENTS` names, and ``off_road`` if it is off the road."""
+    events = {name for name, hit in zip(COLLISION_EVENTS, collision) if hit}
+    if off_road:
+        events.add("off_road")
+    return events
 
 
 @dataclass
 class Inspection:
     """One ego at one step: ``ego_view`` ``(C, H, W)`` in [0, 1] or None; ``costs`` by name
     (:data:`~traffic_mpc.sim.geometric_costs.COST_NAMES`) in [0, 1] or None; ``events``:
-    names among ``collision-ahead``, ``collision-behind``, ``collision-side``, ``off_road``."""
+    names among ``collision-ahead``, ``collision-behind``, ``collision-side``, ``off_road``
+    (:func:`ego_events`)."""
 
     ego_view: np.ndarray | None = None
     costs: dict[str, float] | None = None
@@ -85,29 +99,12 @@ class EgoInspector:
 
     def __init__(self, road: Road) -> None:
         self.road = road
-        self.view_spec = None
         self.view_note = "renderer not available"
         self.cost_note = "cost terms not available"
-        self._renderer = None
         self.view_failure: str | None = None
-        self._costs = None
-        self._collisions = None
-        try:
-            from traffic_mpc.sim.render import EgoViewRenderer, ViewSpec
-
-            self._renderer = EgoViewRenderer(road, ViewSpec(), "cpu")
-            self.view_spec = self._renderer.spec
-        except ImportError:
-            pass
-        try:
-            from traffic_mpc.sim.geometric_costs import COST_NAMES, GeometricCosts, collisions
-            from traffic_mpc.sim.geometry import RoadTensors
-
-            self._costs = GeometricCosts(RoadTensors.from_road(road))
-            self._cost_names = COST_NAMES
-            self._collisions = collisions
-        except ImportError:
-            pass
+        self._renderer: EgoViewRenderer | None = EgoViewRenderer(road, ViewSpec(), "cpu")
+        self.view_spec = self._renderer.spec
+        self._costs = GeometricCosts(RoadTensors.from_road(road))
 
     @property
     def has_renderer(self) -> bool:
@@ -132,15 +129,8 @@ class EgoInspector:
         """Ego view, costs and events of the single ego of ``scene``."""
         result = Inspection()
         result.ego_view = self.ego_view(scene)
-        if self._costs is not None:
-            values = self._costs(scene)[0].tolist()
-            result.costs = dict(zip(self._cost_names, values))
-            flags = self._collisions(scene)[0].tolist()
-            for name, hit in zip(("collision-ahead", "collision-behind", "collision-side"),
-                                 flags):
-                if hit:
-                    result.events.add(name)
+        costs, collision = self._costs.costs_and_collisions(scene)
+        result.costs = dict(zip(COST_NAMES, costs[0].tolist()))
         x, y = float(scene.ego_pose[0, 0]), float(scene.ego_pose[0, 1])
-        if bool(self.road.is_off_road(x, y)):
-            result.events.add("off_road")
+        result.events = ego_events(collision[0].tolist(), bool(self.road.is_off_road(x, y)))
         return result
