@@ -160,22 +160,21 @@ def extract_dataset(
     id) of each recording, for quick looks and tests. Rerunning on an unfinished ``out``
     resumes it; on a finished one, it rewrites what changed (nothing, for the same inputs).
     """
-    from traffic_mpc.logs.sources import find_logs, open_logs
+    from traffic_mpc.logs.sources import find_logs, open_log
     from traffic_mpc.sim.render import ViewSpec
 
     out = Path(out)
     view_spec = view_spec or ViewSpec()
     if workers < 1:
         raise InputError("--workers", f"must be at least 1, got {workers}")
-    pairs = open_logs(logs_path, site=site)
+    found = find_logs(logs_path)
+    pairs = [open_log(path, site) for path in found]
     road = pairs[0][1]
     for log, other in pairs[1:]:
         if other.to_toml() != road.to_toml():
             raise InputError(log.source or logs_path,
                              f"road {other.name} differs from {road.name}: a dataset holds "
                              "the recordings of one road")
-    # Where each recording was read from (open_logs reads one log per path, in this order).
-    found = find_logs(logs_path)
     recordings = _recording_names([recording_name(path) for path in found])
     paths = [str(path.resolve()) for path in found]
     checksums = [log.source_checksum or log_checksum(log) for log, _ in pairs]

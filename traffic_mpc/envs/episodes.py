@@ -112,16 +112,16 @@ def load_episodes(config: dict) -> EpisodeSource:
 
 def _open_recordings(logs, site: str | None) -> list[Recording]:
     """Recordings of a path, of ``(log, road)`` pairs, or of the default traffic."""
-    from traffic_mpc.logs.sources import find_logs, open_logs
+    from traffic_mpc.logs.sources import find_logs, open_log
 
     if logs is None:
         from traffic_mpc.logs.default_traffic import default_traffic
 
         logs = default_traffic()
     if isinstance(logs, str | Path):
-        pairs = open_logs(logs, site=site)
-        # open_logs reads one log per path of find_logs, in this order.
-        names = [recording_name(path) for path in find_logs(logs)]
+        found = find_logs(logs)
+        pairs = [open_log(path, site) for path in found]
+        names = [recording_name(path) for path in found]
     else:
         pairs = list(logs)
         if not pairs or not all(isinstance(log, TrafficLog) and isinstance(road, Road)

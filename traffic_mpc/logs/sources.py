@@ -51,17 +51,18 @@ def find_logs(path: str | Path) -> list[Path]:
     return found
 
 
-def open_logs(path: str | Path, site: str | None = None) -> list[tuple[TrafficLog, Road]]:
-    """Read every log that ``path`` stands for, each with its road."""
+def open_log(log_path: str | Path, site: str | None = None) -> tuple[TrafficLog, Road]:
+    """Read one log folder or NGSIM file (one of :func:`find_logs`) with its road."""
     from traffic_mpc.logs.ngsim import read_ngsim
 
-    pairs = []
-    for log_path in find_logs(path):
-        if log_path.is_dir():
-            log = TrafficLog.load(log_path)
-            road = road_beside(log_path, site or log.site)
-        else:
-            road = road_beside(log_path, site)
-            log = read_ngsim(log_path, road)
-        pairs.append((log, road))
-    return pairs
+    log_path = Path(log_path)
+    if log_path.is_dir():
+        log = TrafficLog.load(log_path)
+        return log, road_beside(log_path, site or log.site)
+    road = road_beside(log_path, site)
+    return read_ngsim(log_path, road), road
+
+
+def open_logs(path: str | Path, site: str | None = None) -> list[tuple[TrafficLog, Road]]:
+    """Read every log that ``path`` stands for, each with its road."""
+    return [open_log(log_path, site) for log_path in find_logs(path)]
