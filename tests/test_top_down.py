@@ -139,3 +139,11 @@ def test_bad_input_is_refused(road):
         render_top_down(road, np.zeros((0, 3)), np.zeros((0, 2)), np.zeros(0), scale=0)
     with pytest.raises(ValueError, match="window"):
         render_top_down(road, np.zeros((0, 3)), np.zeros((0, 2)), np.zeros(0), window=(5, 1))
+
+
+def test_a_window_that_moves_keeps_its_size(road):
+    """A window 90 m long that follows a vehicle: x1 - x0 rounds differently at different
+    positions, but every picture is 360 pixels wide (video frames must all be one size)."""
+    widths = {top_down_frame(road, SCALE, (x - 30.0, x + 60.0)).width
+              for x in np.random.default_rng(0).uniform(0.0, 500.0, 2000)}
+    assert widths == {360}

@@ -71,8 +71,11 @@ def top_down_frame(road: Road, scale: float, window: tuple[float, float] | None 
         raise ValueError(f"window must have x1 > x0, got {window}")
     y_low, y_high = road.y_range
     y_top = y_high + MARGIN
-    height = int(np.ceil((y_high - y_low + 2 * MARGIN) * scale))
-    width = int(np.ceil((x1 - x0) * scale))
+    # Sizes rounded to a micrometre first: a window that moves with a vehicle keeps its size
+    # although x1 - x0 is rounded differently at each position (a video needs every frame
+    # the same size).
+    height = int(np.ceil(round((y_high - y_low + 2 * MARGIN) * scale, 6)))
+    width = int(np.ceil(round((x1 - x0) * scale, 6)))
     return TopDownFrame(x0, x1, y_top, float(scale), height, width)
 
 
