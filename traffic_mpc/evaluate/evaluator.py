@@ -138,9 +138,6 @@ class _Slots:
 
         self.episode = [-1] * b
         self.busy = zeros(torch.bool)  # holds an episode not yet recorded
-        self.vehicle_index = zeros(torch.int64)
-        self.slot = zeros(torch.int64)
-        self.steps = zeros(torch.int64)
         self.standard = zeros(torch.bool)  # the plain protocol's episode still runs
         self.reason = zeros(torch.int64)  # the plain protocol's ending
         self.alt_reason = zeros(torch.int64)  # the world's ending (through rear-end hits)
@@ -237,12 +234,7 @@ class EpisodeRunner:
     # -------------------------------------------------------------------- steps
     def _begin(self, entries: torch.Tensor, specs: list[EpisodeSpec]) -> None:
         slots, world = self.slots, self.world
-        traffic = world.traffic
         slots.clear(entries)
-        ids = torch.as_tensor([e.vehicle_id for e in specs], dtype=torch.int64)
-        index = torch.searchsorted(traffic.vehicle_ids.cpu(), ids).to(world.device)
-        slots.vehicle_index[entries] = index
-        slots.slot[entries] = traffic.vehicle_slot[index]
         slots.busy[entries] = True
         slots.standard[entries] = True
         for entry, spec in zip(entries.tolist(), specs):
@@ -253,7 +245,7 @@ class EpisodeRunner:
 
     def observation(self) -> Observation:
         """The observation of every batch entry at the current step."""
-        world, slots = self.world, self.slots
+        world = self.world
         scene = world.scene()
         views = None
         channels = None
@@ -262,7 +254,7 @@ class EpisodeRunner:
             channels = tuple(self.renderer.spec.channels)
         return Observation(
             ego_state=world.state, ego_size=scene.ego_size, scene=scene, frame=world.frame,
-            steps=slots.steps, in_warmup=world.in_warmup, done=world.done, road=world.road,
+            steps=world.steps, in_warmup=world.in_warmup, done=world.done, road=world.road,
             road_tensors=world.road_tensors, dt=world.dt, ego_view=views,
             view_channels=channels,
         )
@@ -295,7 +287,6 @@ class EpisodeRunner:
         if getattr(self.agent, "bounded_actions", True):
             actions = clip_actions(actions)
         result = world.step(actions)
-        slots.steps += alive.to(torch.int64)
 
         # Metrics of the plain protocol, over the control steps before it ends.
         measured = alive & ~result.warmup & slots.standard
@@ -341,13 +332,11 @@ class EpisodeRunner:
         return finished.nonzero().reshape(-1)
 
     def _displacement(self, result, measured: torch.Tensor) -> None:
-        slots, traffic = self.slots, self.world.traffic
-        frame = (result.frame - traffic.first_frame).clamp(0, traffic.n_frames - 1)
-        logged = (traffic.vehicle[frame, slots.slot] == slots.vehicle_index) & traffic.valid[
-            frame, slots.slot]
-        use = measured & logged
+        slots = self.slots
+        logged, present = self.world.logged_state()
+        use = measured & present
         error = torch.linalg.vector_norm(
-            result.state[:, :2].double() - traffic.state[frame, slots.slot, :2].double(), dim=-1)
+            result.state[:, :2].double() - logged[:, :2].double(), dim=-1)
         slots.displacement_sum += torch.where(use, error, 0.0)
         slots.displacement_count += use.to(torch.int64)
         slots.final_displacement = torch.where(use, error, slots.final_displacement)
@@ -356,9 +345,9 @@ class EpisodeRunner:
     def _row(self, entry: int, spec: EpisodeSpec) -> dict:
         slots, world = self.slots, self.world
         traffic = world.traffic
-        vehicle = int(slots.vehicle_index[entry])
+        vehicle = int(world.vehicle_index[entry])
         last = int(traffic.vehicle_last[vehicle])
-        logged_end_x = float(traffic.state[last, int(slots.slot[entry]), 0])
+        logged_end_x = float(traffic.state[last, int(world.slot[entry]), 0])
         log_arrives = logged_end_x >= world.road.valid_x[1]
         reason = int(slots.reason[entry])
         alt_reason = int(slots.alt_reason[entry])

@@ -110,7 +110,7 @@ class EpisodeFilmer:
         valid = traffic.valid[row].cpu().numpy()
         vehicle = traffic.vehicle[row].cpu().numpy()
         logged = traffic.state[row].double().cpu().numpy()
-        own = int(runner.slots.vehicle_index[entry])
+        own = int(world.vehicle_index[entry])
         seen_ids = scene.others_id[0][scene.others_valid[0]].cpu().numpy()
         seen_index = np.searchsorted(traffic.vehicle_ids.cpu().numpy(), seen_ids)
         keep = (valid & (vehicle != own) & ~np.isin(vehicle, seen_index)
@@ -138,7 +138,7 @@ class EpisodeFilmer:
         canvas[CAPTION_HEIGHT:CAPTION_HEIGHT + top.shape[0], :top.shape[1]] = top
         offset = CAPTION_HEIGHT + top.shape[0] + 4
         canvas[offset:offset + bottom.shape[0], :bottom.shape[1]] = bottom
-        steps = int(runner.slots.steps[entry])
+        steps = int(world.steps[entry])
         phase = "warm-up" if steps <= world.ncond else "control"
         caption = (f"episode {episode}  t={steps * world.dt:5.1f}s  "
                    f"v={state[3]:4.1f}m/s  {phase}")

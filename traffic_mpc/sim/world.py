@@ -421,11 +421,32 @@ class ReplayWorld:
         return self.traffic.vehicle_ids[self._vehicle]
 
     @property
+    def vehicle_index(self) -> torch.Tensor:
+        """``(B,)`` int64 that vehicle's index in ``traffic.vehicle_ids``."""
+        return self._vehicle
+
+    @property
+    def slot(self) -> torch.Tensor:
+        """``(B,)`` int64 that vehicle's slot in the logged traffic tensors."""
+        return self._slot
+
+    @property
+    def steps(self) -> torch.Tensor:
+        """``(B,)`` int64 steps each ego has taken since its reset (warm-up included)."""
+        return self._steps
+
+    @property
     def handed_over(self) -> torch.Tensor:
         """``(B,)`` number of vehicles handed over to IDM in each ego's episode."""
         if self._reactive is None:
             return torch.zeros(self.batch_size, dtype=torch.int64, device=self.device)
         return self._reactive.count
+
+    def logged_state(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B, 4)`` the logged state of each ego's vehicle at the ego's current frame, and
+        ``(B,)`` bool whether its log has that frame (where not, the state is meaningless)."""
+        present = self.traffic.vehicle[self._frame, self._slot] == self._vehicle
+        return self.traffic.state[self._frame, self._slot], present
 
     def logged_actions(self) -> torch.Tensor:
         """``(B, 2)`` the recovered actions of each ego's logged vehicle from the ego's
