@@ -50,9 +50,8 @@ from traffic_mpc.envs.rendering import rgb_frame
 from traffic_mpc.sim.geometric_costs import COST_NAMES
 from traffic_mpc.sim.render import EgoViewRenderer, ViewSpec, to_uint8
 from traffic_mpc.sim.scene import EgoScene
-from traffic_mpc.sim.world import ReplayWorld, TerminationReason
+from traffic_mpc.sim.world import REASON_NAMES, ReplayWorld, TerminationReason
 
-REASON_NAMES = {int(reason): reason.name.lower() for reason in TerminationReason}
 #: Reasons that make ``terminated`` true; END_OF_LOG makes ``truncated`` true.
 TERMINAL_REASONS = (
     TerminationReason.COLLISION_AHEAD,

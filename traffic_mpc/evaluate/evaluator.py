@@ -55,14 +55,13 @@ from traffic_mpc.evaluate.agents import Observation, agent_name, clip_actions, m
 from traffic_mpc.evaluate.report import SUMMARY_FORMAT, SUMMARY_VERSION
 from traffic_mpc.logs.traffic_log import TrafficLog
 from traffic_mpc.road import Road
-from traffic_mpc.sim.world import ReplayWorld, TerminationReason
+from traffic_mpc.sim.world import REASON_NAMES, ReplayWorld, TerminationReason
 
 #: Warm-up steps that follow the log before the agent drives (REFERENCE.md: 20, 2 s).
 NCOND = 20
 #: Largest batch of egos driven together per recording.
 DEFAULT_BATCH_SIZE = 1024
 
-_REASON_NAMES = {int(reason): reason.name.lower() for reason in TerminationReason}
 
 
 @dataclass(frozen=True)
@@ -369,10 +368,10 @@ class EpisodeRunner:
             "start_frame": spec.start_frame,
             "scored": bool(log_arrives),
             "log_arrives": bool(log_arrives),
-            "outcome": _REASON_NAMES[reason],
+            "outcome": REASON_NAMES[reason],
             "success": reason == TerminationReason.ARRIVED,
             "success_ignoring_rear_end": alt_reason == TerminationReason.ARRIVED,
-            "outcome_ignoring_rear_end": _REASON_NAMES[alt_reason],
+            "outcome_ignoring_rear_end": REASON_NAMES[alt_reason],
             "collision": bool(any(collision)),
             "collision_ahead": bool(collision[0]),
             "collision_behind": bool(collision[1]),

@@ -109,6 +109,10 @@ class TerminationReason(IntEnum):
     END_OF_LOG = 6
 
 
+#: The lower-case name of every termination reason by its number (``episodes.csv``, env info).
+REASON_NAMES = {int(reason): reason.name.lower() for reason in TerminationReason}
+
+
 #: Seriousness of a contact by collision class (``geometric_costs``: none, ahead, behind,
 #: side), and the termination reason of each seriousness: ahead > side > behind.
 _SEVERITY_OF_CLASS = {NO_COLLISION: 0, AHEAD: 3, BEHIND: 1, SIDE: 2}
